@@ -1,0 +1,11 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  // Engine tests run real `pulumi` processes; on a 2-core machine they need time, not retries.
+  testTimeout: 240000,
+  maxWorkers: 2,
+  verbose: true,
+};

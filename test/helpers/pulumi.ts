@@ -1,0 +1,61 @@
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const repoRoot = path.resolve(__dirname, '..', '..');
+
+export interface PulumiResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A throw-away file backend and passphrase, so engine tests never touch the user's stacks. */
+export interface PulumiWorkspace {
+  backendDir: string;
+  env: NodeJS.ProcessEnv;
+  run(args: string[], opts?: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<PulumiResult>;
+  /** Like run, but throws with the CLI's output when it exits non-zero. */
+  ok(args: string[], opts?: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<PulumiResult>;
+  dispose(): void;
+}
+
+export function pulumiWorkspace(): PulumiWorkspace {
+  const backendDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-backend-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PULUMI_BACKEND_URL: `file://${backendDir}`,
+    PULUMI_CONFIG_PASSPHRASE: 'engine-test-passphrase',
+    PULUMI_HOME: path.join(backendDir, '.pulumi-home'),
+    // Colour codes would make assertions on the CLI's output brittle.
+    NO_COLOR: '1',
+  };
+  const run = (args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) =>
+    new Promise<PulumiResult>((resolve) => {
+      execFile(
+        'bash',
+        [path.join(repoRoot, 'scripts', 'pulumi'), ...args, '--non-interactive'],
+        { cwd: opts.cwd ?? repoRoot, env: { ...env, ...opts.env }, maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+  return {
+    backendDir,
+    env,
+    run,
+    async ok(args, opts) {
+      const result = await run(args, opts);
+      if (result.code !== 0) {
+        throw new Error(`pulumi ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
+      }
+      return result;
+    },
+    dispose() {
+      fs.rmSync(backendDir, { recursive: true, force: true });
+    },
+  };
+}
