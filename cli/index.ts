@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerEmulatorCommand } from './emulator';
 
 /** Entry point of the `fleet` command (bin/fleet.js). */
 export async function main(argv: string[]): Promise<void> {
@@ -11,5 +12,6 @@ export async function main(argv: string[]): Promise<void> {
       console.error('fleet demo: not yet available: the fleet program and its demo are still being built (issue 5).');
       process.exitCode = 2;
     });
+  registerEmulatorCommand(program);
   await program.parseAsync(argv);
 }

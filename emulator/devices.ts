@@ -1,0 +1,173 @@
+// Simulated devices: each accepted device with work polls `deployments/next`, then downloads,
+// installs, reboots and commits, reporting Mender's status sequence, and finally reports its
+// new inventory. Only devices with work are tracked, so an idle fleet of 100,000 costs nothing.
+import { Clock } from './clock';
+import { DeploymentsService } from './deployments';
+import { MenderError } from './errors';
+import { sha256Hex } from './ids';
+import { Store } from './store';
+import { DeviceDeploymentStatus, DeviceRecord, Timing } from './types';
+
+type Phase = 'poll' | 'downloading' | 'installing' | 'rebooting';
+
+interface Task {
+  phase: Phase;
+  dueMs: number;
+  deploymentId?: string;
+}
+
+export class Simulation {
+  private readonly tasks = new Map<string, Task>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly deployments: DeploymentsService,
+    private readonly timing: Timing,
+    private readonly onChange: () => void = () => undefined,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.run(), this.timing.tickMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Devices that may have new work start polling (after a jitter of up to one poll interval). */
+  wake(deviceIds: readonly string[]): void {
+    const now = this.clock.now();
+    for (const id of deviceIds) {
+      if (this.tasks.has(id)) continue;
+      const d = this.store.devices.get(id);
+      if (!d || d.behavior.offline) continue;
+      const interval = this.scaled(d, this.timing.pollIntervalMs);
+      const jitter = parseInt(sha256Hex(id).slice(0, 6), 16) % Math.max(1, interval);
+      this.tasks.set(id, { phase: 'poll', dueMs: now + jitter });
+    }
+  }
+
+  /** Wakes every device that has unfinished deployments (after a restart or a behaviour change). */
+  wakeAllWithWork(): void {
+    const ids: string[] = [];
+    for (const id of this.store.deviceHistory.keys()) if (this.deployments.hasWork(id)) ids.push(id);
+    this.wake(ids);
+  }
+
+  activeCount(): number {
+    return this.tasks.size;
+  }
+
+  /** Runs every step that is due at the current simulated time. */
+  run(): void {
+    const now = this.clock.now();
+    let changed = false;
+    for (let progress = true, rounds = 0; progress && rounds < 100000; rounds++) {
+      progress = false;
+      for (const [id, task] of this.tasks) {
+        if (task.dueMs > now) continue;
+        this.step(id, task);
+        progress = true;
+        changed = true;
+      }
+    }
+    if (changed) this.onChange();
+  }
+
+  private scaled(d: DeviceRecord, ms: number): number {
+    return d.behavior.slow ? ms * this.timing.slowFactor : ms;
+  }
+
+  private report(id: string, task: Task, status: DeviceDeploymentStatus): boolean {
+    try {
+      this.deployments.report(id, task.deploymentId!, status);
+      return true;
+    } catch (err) {
+      // Aborted under the device's feet: it rolls back and keeps its artifact, as a real
+      // Mender client does when the server refuses its status update.
+      if (err instanceof MenderError) return false;
+      throw err;
+    }
+  }
+
+  private pollAgain(id: string, d: DeviceRecord, task: Task): void {
+    if (this.deployments.hasWork(id)) {
+      this.tasks.set(id, { phase: 'poll', dueMs: task.dueMs + this.scaled(d, this.timing.pollIntervalMs) });
+    } else {
+      this.tasks.delete(id);
+    }
+  }
+
+  private step(id: string, task: Task): void {
+    const d = this.store.devices.get(id);
+    if (!d || d.behavior.offline) {
+      this.tasks.delete(id);
+      return;
+    }
+    const step = this.scaled(d, this.timing.stepMs);
+    const artifactName = String(d.inventory.artifact_name ?? '');
+    const deviceType = String(d.inventory.device_type ?? '');
+    switch (task.phase) {
+      case 'poll': {
+        const instructions = this.deployments.next(id, artifactName, deviceType);
+        if (!instructions) {
+          this.pollAgain(id, d, task);
+          return;
+        }
+        task.deploymentId = instructions.id;
+        if (!this.report(id, task, 'downloading')) return this.pollAgain(id, d, task);
+        task.phase = 'downloading';
+        task.dueMs += step;
+        return;
+      }
+      case 'downloading': {
+        if (!this.report(id, task, 'installing')) return this.pollAgain(id, d, task);
+        task.phase = 'installing';
+        task.dueMs += step;
+        return;
+      }
+      case 'installing': {
+        const dep = this.store.deployments.get(task.deploymentId!);
+        if (!dep) return this.pollAgain(id, d, task);
+        if (dep.type === 'configuration') {
+          if (d.behavior.reject_config) {
+            this.report(id, task, 'failure');
+          } else if (this.report(id, task, 'success')) {
+            this.applyConfiguration(id, dep.id, dep.configuration ?? '{}');
+          }
+          return this.pollAgain(id, d, task);
+        }
+        if (d.behavior.fail_install?.includes(dep.artifactName)) {
+          this.report(id, task, 'failure');
+          return this.pollAgain(id, d, task);
+        }
+        if (!this.report(id, task, 'rebooting')) return this.pollAgain(id, d, task);
+        task.phase = 'rebooting';
+        task.dueMs += step;
+        return;
+      }
+      case 'rebooting': {
+        const dep = this.store.deployments.get(task.deploymentId!);
+        if (dep && this.report(id, task, 'success')) {
+          d.inventory.artifact_name = dep.artifactName;
+          d.inventory['rootfs-image.version'] = dep.artifactName;
+          d.updatedTs = this.clock.iso();
+        }
+        return this.pollAgain(id, d, task);
+      }
+    }
+  }
+
+  private applyConfiguration(deviceId: string, deploymentId: string, json: string): void {
+    const now = this.clock.iso();
+    const config = this.store.configs.get(deviceId) ?? { id: deviceId, configured: {}, reported: {} };
+    config.reported = JSON.parse(json) as Record<string, string>;
+    config.reportedTs = now;
+    config.deploymentId = deploymentId;
+    this.store.configs.set(deviceId, config);
+  }
+}

@@ -1,0 +1,123 @@
+// The device side of Mender, so a real Mender client could drive the emulator: authentication,
+// `deployments/next`, status and log reports, inventory updates and configuration reports.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Auth } from '../auth';
+import type { EmulatorContext } from '../context';
+import { badRequest, notFound, unauthorized } from '../errors';
+import { first } from '../paging';
+import { DeviceRecord } from '../types';
+import { parseBody } from '../validate';
+
+const authRequestSchema = z.object({ id_data: z.string().min(1), pubkey: z.string().min(1), tenant_token: z.string().optional() });
+const statusSchema = z.object({
+  status: z.enum([
+    'installing',
+    'pause_before_installing',
+    'downloading',
+    'pause_before_rebooting',
+    'rebooting',
+    'pause_before_committing',
+    'success',
+    'failure',
+    'already-installed',
+  ]),
+  substate: z.string().optional(),
+});
+const logSchema = z.object({
+  messages: z.array(z.object({ timestamp: z.string(), level: z.string(), message: z.string() })),
+});
+const attributesSchema = z.array(
+  z.object({
+    name: z.string().min(1),
+    value: z.union([z.string(), z.number(), z.array(z.string()), z.array(z.number())]),
+    description: z.string().optional(),
+  }),
+);
+const reportedSchema = z.record(z.string(), z.string());
+
+export function registerDeviceRoutes(app: FastifyInstance, ctx: EmulatorContext, auth: Auth): void {
+  const { store, deployments: svc } = ctx;
+  const self = (deviceId: string | undefined): DeviceRecord => {
+    const d = deviceId ? store.devices.get(deviceId) : undefined;
+    if (!d) throw unauthorized();
+    return d;
+  };
+
+  app.post('/api/devices/v1/authentication/auth_requests', async (req, reply) => {
+    const body = parseBody(authRequestSchema, req.body);
+    let identity: Record<string, unknown>;
+    try {
+      identity = JSON.parse(body.id_data) as Record<string, unknown>;
+    } catch {
+      throw badRequest('invalid auth request: id_data must be a JSON object');
+    }
+    // The request signature is not checked: the emulator has no device keys to check it with.
+    const match = [...store.devices.values()].find(
+      (d) => d.identity.status === 'accepted' && Object.entries(identity).every(([k, v]) => d.identity[k] === v),
+    );
+    if (!match || Object.keys(identity).length === 0) throw unauthorized('unauthorized');
+    return reply.code(200).type('application/jwt').send(auth.deviceToken(match.id));
+  });
+
+  app.get('/api/devices/v1/deployments/device/deployments/next', async (req, reply) => {
+    const d = self(req.deviceId);
+    const query = req.query as Record<string, unknown>;
+    const artifactName = first(query.artifact_name);
+    const deviceType = first(query.device_type);
+    if (typeof artifactName !== 'string' || !artifactName) throw badRequest('missing parameter: artifact_name');
+    if (typeof deviceType !== 'string' || !deviceType) throw badRequest('missing parameter: device_type');
+    const instructions = svc.next(d.id, artifactName, deviceType);
+    if (!instructions) return reply.code(204).send();
+    return instructions;
+  });
+
+  app.put('/api/devices/v1/deployments/device/deployments/:id/status', async (req, reply) => {
+    const d = self(req.deviceId);
+    const body = parseBody(statusSchema, req.body);
+    svc.report(d.id, (req.params as { id: string }).id, body.status, body.substate);
+    return reply.code(204).send();
+  });
+
+  app.put('/api/devices/v1/deployments/device/deployments/:id/log', async (req, reply) => {
+    const d = self(req.deviceId);
+    const body = parseBody(logSchema, req.body);
+    svc.putLog(d.id, (req.params as { id: string }).id, body.messages);
+    return reply.code(204).send();
+  });
+
+  app.get('/api/devices/v1/deployments/download/configuration/:deploymentId/:deviceType/:deviceId', async (req, reply) => {
+    const { deploymentId, deviceId } = req.params as { deploymentId: string; deviceType: string; deviceId: string };
+    const dep = store.deployments.get(deploymentId);
+    if (!dep || dep.type !== 'configuration' || !store.deploymentDevices.get(deploymentId)?.has(deviceId)) {
+      throw notFound('Deployment not found');
+    }
+    return reply.type('application/json').send(dep.configuration ?? '{}');
+  });
+
+  const setAttributes = (replace: boolean) => async (req: { deviceId?: string; body: unknown }, reply: { code(n: number): { send(): unknown } }) => {
+    const d = self(req.deviceId);
+    const attrs = parseBody(attributesSchema, req.body);
+    if (replace) d.inventory = {};
+    for (const a of attrs) d.inventory[a.name] = a.value;
+    d.updatedTs = ctx.clock.iso();
+    return reply.code(200).send();
+  };
+  app.put('/api/devices/v1/inventory/device/attributes', setAttributes(true));
+  app.patch('/api/devices/v1/inventory/device/attributes', setAttributes(false));
+
+  app.get('/api/devices/v1/deviceconfig/configuration', async (req) => {
+    const d = self(req.deviceId);
+    return store.configs.get(d.id)?.configured ?? {};
+  });
+
+  app.put('/api/devices/v1/deviceconfig/configuration', async (req, reply) => {
+    const d = self(req.deviceId);
+    const reported = parseBody(reportedSchema, req.body);
+    const config = store.configs.get(d.id) ?? { id: d.id, configured: {}, reported: {} };
+    config.reported = reported;
+    config.reportedTs = ctx.clock.iso();
+    store.configs.set(d.id, config);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,157 @@
+// All server state, indexed for the lookups the API needs (by id, by device, by deployment),
+// and its snapshot form for the state file.
+import { randomBytes } from 'node:crypto';
+import { sha256Hex, stableId } from './ids';
+import {
+  ArtifactRecord,
+  DeploymentRecord,
+  DeviceConfigRecord,
+  DeviceDeploymentRecord,
+  DeviceRecord,
+} from './types';
+import type { World } from './world';
+
+export class Store {
+  readonly devices = new Map<string, DeviceRecord>();
+  readonly artifacts = new Map<string, ArtifactRecord>();
+  /** Bytes of uploaded .mender files, by artifact id. */
+  readonly artifactFiles = new Map<string, Buffer>();
+  readonly deployments = new Map<string, DeploymentRecord>();
+  /** Device deployments of each deployment, by deployment id then device id. */
+  readonly deploymentDevices = new Map<string, Map<string, DeviceDeploymentRecord>>();
+  /** Device deployments of each device, oldest first. */
+  readonly deviceHistory = new Map<string, DeviceDeploymentRecord[]>();
+  readonly configs = new Map<string, DeviceConfigRecord>();
+  readonly tokens = new Set<string>();
+  readonly users = new Map<string, string>();
+  jwtSecret = randomBytes(32).toString('hex');
+
+  addDeviceDeployment(dd: DeviceDeploymentRecord): void {
+    let perDeployment = this.deploymentDevices.get(dd.deploymentId);
+    if (!perDeployment) {
+      perDeployment = new Map();
+      this.deploymentDevices.set(dd.deploymentId, perDeployment);
+    }
+    perDeployment.set(dd.deviceId, dd);
+    let history = this.deviceHistory.get(dd.deviceId);
+    if (!history) {
+      history = [];
+      this.deviceHistory.set(dd.deviceId, history);
+    }
+    history.push(dd);
+  }
+
+  artifactsByName(name: string): ArtifactRecord[] {
+    const out: ArtifactRecord[] = [];
+    for (const a of this.artifacts.values()) if (a.name === name) out.push(a);
+    return out;
+  }
+
+  snapshot(): Snapshot {
+    return {
+      version: 1,
+      jwtSecret: this.jwtSecret,
+      tokens: [...this.tokens],
+      users: [...this.users].map(([email, password]) => ({ email, password })),
+      devices: [...this.devices.values()],
+      artifacts: [...this.artifacts.values()],
+      deployments: [...this.deployments.values()],
+      deviceDeployments: [...this.deviceHistory.values()].flat(),
+      configs: [...this.configs.values()],
+    };
+  }
+
+  static fromSnapshot(s: Snapshot, files: Map<string, Buffer>): Store {
+    const store = new Store();
+    store.jwtSecret = s.jwtSecret;
+    s.tokens.forEach((t) => store.tokens.add(t));
+    s.users.forEach((u) => store.users.set(u.email, u.password));
+    s.devices.forEach((d) => store.devices.set(d.id, d));
+    s.artifacts.forEach((a) => store.artifacts.set(a.id, a));
+    s.deployments.forEach((d) => store.deployments.set(d.id, d));
+    // Restore oldest first so each device's history keeps its order.
+    [...s.deviceDeployments]
+      .sort((a, b) => a.created.localeCompare(b.created))
+      .forEach((dd) => store.addDeviceDeployment(dd));
+    s.configs.forEach((c) => store.configs.set(c.id, c));
+    for (const [id, buf] of files) store.artifactFiles.set(id, buf);
+    return store;
+  }
+}
+
+export interface Snapshot {
+  version: 1;
+  jwtSecret: string;
+  tokens: string[];
+  users: { email: string; password: string }[];
+  devices: DeviceRecord[];
+  artifacts: ArtifactRecord[];
+  deployments: DeploymentRecord[];
+  deviceDeployments: DeviceDeploymentRecord[];
+  configs: DeviceConfigRecord[];
+}
+
+/** A MAC address derived from the device id, so identity data is stable. */
+function macFor(id: string): string {
+  const h = sha256Hex(id);
+  // Locally administered, unicast.
+  const bytes = [0x02, ...[0, 1, 2, 3, 4].map((i) => parseInt(h.slice(i * 2, i * 2 + 2), 16))];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** Metadata for an artifact named in the world file, which has no file behind it. */
+export function worldArtifact(name: string, deviceTypes: string[], description: string, modified: string): ArtifactRecord {
+  const key = `${name}\0${[...deviceTypes].sort().join(',')}`;
+  const checksum = sha256Hex(`rootfs:${key}`);
+  const size = 1024 * 1024 * (16 + (parseInt(checksum.slice(0, 4), 16) % 48));
+  return {
+    id: stableId(`artifact:${key}`),
+    name,
+    description,
+    deviceTypes: [...deviceTypes],
+    info: { format: 'mender', version: 3 },
+    signed: false,
+    updates: [
+      {
+        type_info: { type: 'rootfs-image' },
+        files: [{ name: `${name}.ext4`, checksum, size, date: modified }],
+        metadata: {},
+      },
+    ],
+    provides: { artifact_name: name, 'rootfs-image.checksum': checksum, 'rootfs-image.version': name },
+    depends: { device_type: [...deviceTypes] },
+    clearsProvides: ['artifact_group', 'rootfs_image_checksum', 'rootfs-image.*'],
+    size: size + 10240,
+    modified,
+    checksum: sha256Hex(`artifact:${key}`),
+    uploaded: false,
+  };
+}
+
+export function seedStore(world: World, nowIso: string): Store {
+  const store = new Store();
+  world.tokens.forEach((t) => store.tokens.add(t));
+  world.users.forEach((u) => store.users.set(u.email, u.password));
+  for (const a of world.artifacts) {
+    const art = worldArtifact(a.name, a.device_types, a.description ?? '', nowIso);
+    store.artifacts.set(art.id, art);
+  }
+  for (const d of world.devices) {
+    store.devices.set(d.id, {
+      id: d.id,
+      identity: { mac: macFor(d.id), ...d.identity, status: 'accepted' },
+      inventory: {
+        ...d.attributes,
+        device_type: d.device_type,
+        artifact_name: d.artifact_name,
+        'rootfs-image.version': d.artifact_name,
+      },
+      tags: {},
+      group: d.group,
+      createdTs: nowIso,
+      updatedTs: nowIso,
+      behavior: { ...d.behavior },
+    });
+  }
+  return store;
+}

@@ -1,0 +1,176 @@
+// The emulator's domain model, named as Mender names things.
+
+/** Value of an inventory attribute, as Mender's inventory service stores it. */
+export type AttributeValue = string | number | boolean | string[] | number[];
+
+export type Scope = 'identity' | 'inventory' | 'system' | 'tags' | 'monitor';
+
+/** Test-only device behaviour: how a simulated device misbehaves. */
+export interface Behavior {
+  /** Artifact names whose installation fails (the device keeps its old artifact). */
+  fail_install?: string[];
+  /** Never polls the server: its deployments stay pending. */
+  offline?: boolean;
+  /** Every deployment step takes `Timing.slowFactor` times longer. */
+  slow?: boolean;
+  /** Configuration deployments fail instead of being applied. */
+  reject_config?: boolean;
+}
+
+/** Simulated device timing, in milliseconds of simulated time. */
+export interface Timing {
+  /** How often a device asks `deployments/next` while it has work. */
+  pollIntervalMs: number;
+  /** Duration of each step: downloading, installing, rebooting. */
+  stepMs: number;
+  /** Multiplier applied to pollIntervalMs and stepMs for `slow` devices. */
+  slowFactor: number;
+  /** Real-time period of the simulation loop. */
+  tickMs: number;
+}
+
+export const FAST_TIMING: Timing = { pollIntervalMs: 30, stepMs: 20, slowFactor: 10, tickMs: 10 };
+
+export type DeviceAuthStatus = 'accepted' | 'pending' | 'rejected' | 'preauthorized' | 'noauth';
+
+export interface DeviceRecord {
+  id: string;
+  identity: Record<string, AttributeValue>;
+  inventory: Record<string, AttributeValue>;
+  tags: Record<string, AttributeValue>;
+  group?: string;
+  createdTs: string;
+  updatedTs: string;
+  behavior: Behavior;
+}
+
+export interface UpdateFile {
+  name: string;
+  checksum: string;
+  size: number;
+  date?: string;
+}
+
+export interface ArtifactUpdate {
+  type_info: { type: string };
+  files: UpdateFile[];
+  metadata?: Record<string, string>;
+}
+
+export interface ArtifactRecord {
+  id: string;
+  name: string;
+  description: string;
+  deviceTypes: string[];
+  info: { format: string; version: number };
+  signed: boolean;
+  updates: ArtifactUpdate[];
+  provides: Record<string, string>;
+  depends: Record<string, string[]>;
+  clearsProvides: string[];
+  size: number;
+  modified: string;
+  /** sha256 of the whole .mender file (uploaded) or a synthetic one (world artifacts). */
+  checksum: string;
+  /** True when the artifact came from an uploaded .mender file. */
+  uploaded: boolean;
+}
+
+/** Per-device status within a deployment (Mender's DeviceDeploymentStatus). */
+export type DeviceDeploymentStatus =
+  | 'failure'
+  | 'aborted'
+  | 'pause_before_installing'
+  | 'pause_before_committing'
+  | 'pause_before_rebooting'
+  | 'downloading'
+  | 'installing'
+  | 'rebooting'
+  | 'pending'
+  | 'success'
+  | 'noartifact'
+  | 'already-installed'
+  | 'decommissioned';
+
+export const DEVICE_DEPLOYMENT_STATUSES: readonly DeviceDeploymentStatus[] = [
+  'failure',
+  'aborted',
+  'pause_before_installing',
+  'pause_before_committing',
+  'pause_before_rebooting',
+  'downloading',
+  'installing',
+  'rebooting',
+  'pending',
+  'success',
+  'noartifact',
+  'already-installed',
+  'decommissioned',
+];
+
+export const FINISHED_STATUSES: ReadonlySet<DeviceDeploymentStatus> = new Set<DeviceDeploymentStatus>([
+  'failure',
+  'aborted',
+  'success',
+  'noartifact',
+  'already-installed',
+  'decommissioned',
+]);
+
+export type DeploymentType = 'software' | 'configuration';
+export type DeploymentStatus = 'pending' | 'inprogress' | 'finished';
+
+export interface FilterPredicate {
+  scope: Scope;
+  attribute: string;
+  type: string;
+  value: unknown;
+}
+
+export interface DeploymentRecord {
+  id: string;
+  name: string;
+  artifactName: string;
+  created: string;
+  createdMs: number;
+  finished?: string;
+  type: DeploymentType;
+  /** JSON text of the configuration, for configuration deployments. */
+  configuration?: string;
+  artifactIds: string[];
+  groups: string[];
+  forceInstallation: boolean;
+  filter?: FilterPredicate[];
+  maxDevices: number;
+  /** Counters per device status, kept up to date on every transition. */
+  stats: Record<DeviceDeploymentStatus, number>;
+}
+
+export interface DeploymentLogMessage {
+  timestamp: string;
+  level: string;
+  message: string;
+}
+
+export interface DeviceDeploymentRecord {
+  id: string;
+  deploymentId: string;
+  deviceId: string;
+  status: DeviceDeploymentStatus;
+  created: string;
+  started?: string;
+  finished?: string;
+  deviceType?: string;
+  artifactId?: string;
+  substate?: string;
+  log?: DeploymentLogMessage[];
+}
+
+export interface DeviceConfigRecord {
+  id: string;
+  configured: Record<string, string>;
+  reported: Record<string, string>;
+  deploymentId?: string;
+  updatedTs?: string;
+  reportedTs?: string;
+}
