@@ -1,0 +1,19 @@
+export * from './client';
+export { MenderApiError, isMenderApiError, isNotFound, redact } from './errors';
+export type { MenderErrorContext, MenderErrorKind } from './errors';
+export { mapLimited, mapLimitedSettled, Semaphore } from './concurrency';
+export { paginate, parseLinkHeader, collect } from './paging';
+export { parseRetryAfter, backoffDelay } from './retry';
+export type {
+  Artifact,
+  AttributeScope,
+  AttributeValue,
+  Deployment,
+  DeploymentDevice,
+  DeploymentStatistics,
+  DeviceConfiguration,
+  DeviceDeployment,
+  DeviceDeploymentStatus,
+  DeviceInventory,
+  InventoryAttribute,
+} from './schemas';
