@@ -1,0 +1,89 @@
+import type * as pulumi from '@pulumi/pulumi';
+import type { MenderClient } from './mender';
+import { menderClient } from './settings';
+import { DeviceConfigurationInputs, DeviceConfigurationOutputs } from './types';
+
+const DEFAULT_TIMEOUT_SECONDS = 300;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function desired(inputs: DeviceConfigurationInputs): Record<string, string> {
+  return { ...inputs.values, ...inputs.secretValues };
+}
+
+/** Keys whose value differs between two configurations (either side missing counts). */
+export function differingKeys(want: Record<string, string>, have: Record<string, string>): string[] {
+  return [...new Set([...Object.keys(want), ...Object.keys(have)])].filter((k) => want[k] !== have[k]).sort();
+}
+
+async function waitForReport(client: MenderClient, inputs: DeviceConfigurationInputs, deploymentId: string): Promise<void> {
+  const deadline = Date.now() + (inputs.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+  const want = desired(inputs);
+  for (;;) {
+    const state = await client.getDeviceConfiguration(inputs.deviceId);
+    if (differingKeys(want, state.reported).length === 0) return;
+    const statistics = await client.getDeploymentStatistics(deploymentId);
+    if ((statistics.failure ?? 0) > 0) {
+      throw new Error(`device ${inputs.deviceId} failed to apply its configuration (deployment ${deploymentId}); see the deployment log in Mender`);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`device ${inputs.deviceId} has not reported its new configuration within ${inputs.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS}s (deployment ${deploymentId}); is it online?`);
+    }
+    await sleep(250);
+  }
+}
+
+async function apply(inputs: DeviceConfigurationInputs): Promise<DeviceConfigurationOutputs> {
+  const client = menderClient();
+  await client.setDeviceConfiguration(inputs.deviceId, desired(inputs), { deviceId: inputs.deviceId });
+  const { deployment_id: deploymentId } = await client.deployDeviceConfiguration(inputs.deviceId, {}, { deviceId: inputs.deviceId });
+  if (inputs.waitForReport !== false) await waitForReport(client, inputs, deploymentId);
+  return { ...inputs, deploymentId, inSync: inputs.waitForReport !== false, driftedKeys: [] };
+}
+
+export const deviceConfiguration: pulumi.dynamic.ResourceProvider<DeviceConfigurationInputs, DeviceConfigurationOutputs> = {
+  async check(_olds, news) {
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    if (!news.deviceId) failures.push({ property: 'deviceId', reason: 'a Mender device id is required' });
+    for (const [key, value] of Object.entries({ ...news.values, ...news.secretValues })) {
+      if (typeof value !== 'string') failures.push({ property: 'values', reason: `configuration key ${key} must be a string (Mender's configuration is a map of strings)` });
+    }
+    const overlap = Object.keys(news.values ?? {}).filter((k) => k in (news.secretValues ?? {}));
+    if (overlap.length > 0) failures.push({ property: 'secretValues', reason: `keys ${overlap.join(', ')} are both plain and secret` });
+    return { inputs: { ...news, values: news.values ?? {}, secretValues: news.secretValues ?? {} }, failures };
+  },
+
+  async diff(_id, olds, news) {
+    if (olds.deviceId !== news.deviceId) return { changes: true, replaces: ['deviceId'] };
+    const changes =
+      differingKeys(olds.values ?? {}, news.values).length > 0 ||
+      differingKeys(olds.secretValues ?? {}, news.secretValues).length > 0 ||
+      (olds.driftedKeys ?? []).length > 0 ||
+      Boolean(olds.clearOnDelete) !== Boolean(news.clearOnDelete);
+    return { changes };
+  },
+
+  async create(inputs) {
+    return { id: inputs.deviceId, outs: await apply(inputs) };
+  },
+
+  async read(id, props) {
+    const old = props as DeviceConfigurationOutputs;
+    const state = await menderClient().getDeviceConfiguration(old.deviceId ?? id);
+    const want = desired(old);
+    // Drift is what the device reports, or what someone configured by hand, differing from Git.
+    const driftedKeys = [...new Set([...differingKeys(want, state.reported), ...differingKeys(want, state.configured)])].sort();
+    return { id, props: { ...old, inSync: driftedKeys.length === 0, driftedKeys } };
+  },
+
+  async update(_id, olds, news) {
+    if (!differingKeys({ ...olds.values, ...olds.secretValues }, desired(news)).length && !(olds.driftedKeys ?? []).length) {
+      return { outs: { ...olds, ...news } };
+    }
+    return { outs: await apply(news) };
+  },
+
+  async delete(_id, props) {
+    if (!props.clearOnDelete) return;
+    await menderClient().setDeviceConfiguration(props.deviceId, {}, { deviceId: props.deviceId, action: 'clearing its configuration' });
+  },
+};

@@ -1,0 +1,5 @@
+// Loaded at run time inside the dynamic provider process (see shell.ts); never serialized.
+export { configure } from './settings';
+export { imageRelease as ImageRelease } from './image-release';
+export { menderDeployment as MenderDeployment } from './mender-deployment';
+export { deviceConfiguration as DeviceConfiguration } from './device-configuration';

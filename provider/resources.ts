@@ -1,0 +1,63 @@
+import * as pulumi from '@pulumi/pulumi';
+import { providerFor } from './shell';
+import type { DeviceConfigurationInputs, ImageReleaseInputs, MenderDeploymentInputs, RolloutPolicy, StatusCounts } from './types';
+
+type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+/** An OS image (Mender artifact) that the fleet may deploy. */
+export class ImageRelease extends pulumi.dynamic.Resource {
+  declare readonly artifactName: pulumi.Output<string>;
+  declare readonly artifactIds: pulumi.Output<string[]>;
+  declare readonly size: pulumi.Output<number>;
+  declare readonly checksum: pulumi.Output<string>;
+  declare readonly compatibleDeviceTypes: pulumi.Output<string[]>;
+  declare readonly uploaded: pulumi.Output<boolean>;
+
+  constructor(name: string, args: Inputs<ImageReleaseInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(providerFor('ImageRelease'), name, { artifactIds: undefined, size: undefined, checksum: undefined, compatibleDeviceTypes: undefined, uploaded: undefined, ...args }, opts, 'mender', 'ImageRelease');
+  }
+}
+
+/** "These devices run this artifact": one Mender deployment per set, watched to the end. */
+export class MenderDeployment extends pulumi.dynamic.Resource {
+  declare readonly artifactName: pulumi.Output<string>;
+  declare readonly devices: pulumi.Output<string[]>;
+  declare readonly deploymentId: pulumi.Output<string>;
+  declare readonly deploymentIds: pulumi.Output<string[]>;
+  declare readonly status: pulumi.Output<string>;
+  declare readonly statistics: pulumi.Output<StatusCounts>;
+  declare readonly failedDevices: pulumi.Output<string[]>;
+  declare readonly outOfSync: pulumi.Output<string[]>;
+
+  constructor(name: string, args: Inputs<Omit<MenderDeploymentInputs, 'rollout'>> & { rollout?: pulumi.Input<RolloutPolicy> }, opts?: pulumi.CustomResourceOptions) {
+    super(
+      providerFor('MenderDeployment'),
+      name,
+      { deploymentId: undefined, deploymentIds: undefined, status: undefined, statistics: undefined, failedDevices: undefined, outOfSync: undefined, ...args },
+      opts,
+      'mender',
+      'MenderDeployment',
+    );
+  }
+}
+
+/** The Mender configure add-on's configuration of one device. */
+export class DeviceConfiguration extends pulumi.dynamic.Resource {
+  declare readonly deviceId: pulumi.Output<string>;
+  declare readonly values: pulumi.Output<Record<string, string>>;
+  declare readonly deploymentId: pulumi.Output<string>;
+  declare readonly inSync: pulumi.Output<boolean>;
+  declare readonly driftedKeys: pulumi.Output<string[]>;
+
+  constructor(name: string, args: Inputs<DeviceConfigurationInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(
+      providerFor('DeviceConfiguration'),
+      name,
+      { deploymentId: undefined, inSync: undefined, driftedKeys: undefined, ...args, secretValues: pulumi.secret(args.secretValues) },
+      // Secret values stay encrypted in state and masked in every output.
+      { ...opts, additionalSecretOutputs: ['secretValues'] },
+      'mender',
+      'DeviceConfiguration',
+    );
+  }
+}

@@ -1,0 +1,77 @@
+import type { MenderClient } from './mender';
+import type { DeploymentStatistics } from './mender';
+import { RolloutPolicy, StatusCounts } from './types';
+
+export const DEFAULT_TIMEOUT_SECONDS = 900;
+
+export interface RolloutResult {
+  status: string;
+  statistics: StatusCounts;
+  failedDevices: string[];
+}
+
+/** A rollout that had to be stopped; names the devices so the operator can look at them. */
+export class RolloutError extends Error {
+  constructor(message: string, readonly result: RolloutResult) {
+    super(message);
+    this.name = 'RolloutError';
+  }
+}
+
+const FAILED = ['failure', 'noartifact'] as const;
+
+function counts(statistics: DeploymentStatistics): StatusCounts {
+  return Object.fromEntries(Object.entries(statistics).filter(([, n]) => typeof n === 'number' && n > 0));
+}
+
+function failures(statistics: DeploymentStatistics): number {
+  return FAILED.reduce((sum, key) => sum + (statistics[key] ?? 0), 0);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function failedDevicesOf(client: MenderClient, deploymentId: string): Promise<string[]> {
+  const devices = await client.listDeploymentDevices(deploymentId);
+  return devices.filter((d) => (FAILED as readonly string[]).includes(d.status)).map((d) => d.id).sort();
+}
+
+/**
+ * Watches a deployment until it finishes. Aborts it and fails as soon as the share of failed
+ * devices exceeds the policy's ratio, so a bad image stops itself instead of reaching the
+ * whole ring; fails (leaving it running) when it outlasts the timeout.
+ */
+export async function watchRollout(client: MenderClient, deploymentId: string, deviceCount: number, policy: RolloutPolicy = {}): Promise<RolloutResult> {
+  const timeoutMs = (policy.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+  const pollMs = Math.max(10, (policy.pollSeconds ?? 2) * 1000);
+  const maxRatio = policy.maxFailureRatio ?? 0;
+  const started = Date.now();
+  for (;;) {
+    const [deployment, statistics] = await Promise.all([client.getDeployment(deploymentId), client.getDeploymentStatistics(deploymentId)]);
+    const failed = failures(statistics);
+    if (deviceCount > 0 && failed / deviceCount > maxRatio) {
+      if (deployment.status !== 'finished') {
+        await client.abortDeployment(deploymentId).catch(() => undefined); // it may have finished meanwhile
+      }
+      const failedDevices = await failedDevicesOf(client, deploymentId);
+      const after = await client.getDeploymentStatistics(deploymentId);
+      throw new RolloutError(
+        `deployment ${deploymentId} of ${deviceCount} device(s) was aborted: ${failed} failed, above the allowed ratio ${maxRatio}; failed devices: ${failedDevices.join(', ')}`,
+        { status: 'aborted', statistics: counts(after), failedDevices },
+      );
+    }
+    if (deployment.status === 'finished') {
+      return { status: 'finished', statistics: counts(statistics), failedDevices: failed > 0 ? await failedDevicesOf(client, deploymentId) : [] };
+    }
+    if (policy.waitForCompletion === false) {
+      return { status: deployment.status, statistics: counts(statistics), failedDevices: [] };
+    }
+    if (Date.now() - started > timeoutMs) {
+      const pending = (statistics.pending ?? 0) + (statistics.downloading ?? 0) + (statistics.installing ?? 0) + (statistics.rebooting ?? 0);
+      throw new RolloutError(
+        `deployment ${deploymentId} did not finish within ${timeoutMs / 1000}s: ${pending} device(s) still pending or installing (offline devices wait until they poll). It keeps running on the server; the next up waits for it again.`,
+        { status: deployment.status, statistics: counts(statistics), failedDevices: [] },
+      );
+    }
+    await sleep(pollMs);
+  }
+}

@@ -1,0 +1,49 @@
+import * as path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+
+/**
+ * The part of each dynamic provider that Pulumi serializes into the state. It holds no client
+ * and no schema: every method loads the implementation (provider/implementations.ts) at run
+ * time in the provider process, from the project folder found relative to the working
+ * directory, so the serialized closure stays a few lines and state is portable across machines.
+ */
+export type ResourceKind = 'ImageRelease' | 'MenderDeployment' | 'DeviceConfiguration';
+
+// Both are strings, so they serialize as constants. The project root is kept relative to the
+// program folder (the dynamic provider runs there), never as an absolute path.
+export function providerFor(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
+  const projectRoot = path.relative(process.cwd(), path.resolve(__dirname, '..')) || '.';
+  const implementation = () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodePath = require('path') as typeof import('path');
+    const root = nodePath.resolve(process.cwd(), projectRoot);
+    const holder = globalThis as { __menderFleetProviders?: Record<string, unknown> };
+    if (!holder.__menderFleetProviders) {
+      // The provider process runs plain node; TypeScript sources need ts-node's hook first.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require(nodePath.join(root, 'node_modules', 'ts-node')).register({ transpileOnly: true, project: nodePath.join(root, 'tsconfig.json') });
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      holder.__menderFleetProviders = require(nodePath.join(root, 'provider', 'implementations'));
+    }
+    return holder.__menderFleetProviders as Record<string, unknown> as Record<string, pulumi.dynamic.ResourceProvider> & {
+      configure(settings: Record<string, string | undefined>): void;
+    };
+  };
+  return {
+    async configure(req) {
+      implementation().configure({
+        serverUrl: req.config.get('mender:serverUrl'),
+        token: req.config.get('mender:token'),
+        username: req.config.get('mender:username'),
+        password: req.config.get('mender:password'),
+        caCert: req.config.get('mender:caCert'),
+      });
+    },
+    check: (olds, news) => implementation()[kind].check!(olds, news),
+    diff: (id, olds, news) => implementation()[kind].diff!(id, olds, news),
+    create: (inputs) => implementation()[kind].create(inputs),
+    read: (id, props) => implementation()[kind].read!(id, props),
+    update: (id, olds, news) => implementation()[kind].update!(id, olds, news),
+    delete: (id, props) => implementation()[kind].delete!(id, props),
+  };
+}

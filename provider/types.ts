@@ -1,0 +1,74 @@
+/** Inputs and outputs of the three resources, as the provider sees them (plain values). */
+
+export interface ImageReleaseInputs {
+  artifactName: string;
+  /** Device types the artifact must support. */
+  deviceTypes: string[];
+  /** A local .mender file to upload when the server lacks the artifact. */
+  file?: string;
+  /** Delete the artifact from the server when the resource is deleted (default: leave it). */
+  removeOnDelete?: boolean;
+}
+
+export interface ImageReleaseOutputs extends ImageReleaseInputs {
+  artifactIds: string[];
+  size: number;
+  /** sha256 of the first payload file, as Mender reports it. */
+  checksum: string;
+  compatibleDeviceTypes: string[];
+  /** Whether this resource uploaded the artifact (rather than adopting it). */
+  uploaded: boolean;
+}
+
+export interface RolloutPolicy {
+  /** Wait until the deployment finishes (default true). */
+  waitForCompletion?: boolean;
+  timeoutSeconds?: number;
+  /** Failed devices / all devices above which the deployment is aborted and `up` fails (default 0). */
+  maxFailureRatio?: number;
+  forceInstallation?: boolean;
+  /** How often to poll the deployment's statistics while waiting. */
+  pollSeconds?: number;
+}
+
+export interface MenderDeploymentInputs {
+  artifactName: string;
+  /** Device ids; order does not matter (check sorts them). */
+  devices: string[];
+  /** Prefix of the deterministic Mender deployment name, e.g. the ring. */
+  namePrefix: string;
+  rollout?: RolloutPolicy;
+}
+
+export type StatusCounts = Record<string, number>;
+
+export interface MenderDeploymentOutputs extends MenderDeploymentInputs {
+  /** Every Mender deployment this resource made or adopted, oldest first. */
+  deploymentIds: string[];
+  deploymentId: string;
+  status: string;
+  statistics: StatusCounts;
+  failedDevices: string[];
+  /** Devices of the set that do not run the artifact (found by read; the next update redeploys them). */
+  outOfSync: string[];
+}
+
+export interface DeviceConfigurationInputs {
+  deviceId: string;
+  values: Record<string, string>;
+  /** Values that are Pulumi secrets; kept apart so preview can show the plain ones. */
+  secretValues: Record<string, string>;
+  /** Wait until the device reports the configuration (default true). */
+  waitForReport?: boolean;
+  timeoutSeconds?: number;
+  /** Clear the device's configuration when the resource is deleted (default: leave it). */
+  clearOnDelete?: boolean;
+}
+
+export interface DeviceConfigurationOutputs extends DeviceConfigurationInputs {
+  deploymentId: string;
+  /** Whether the device reports exactly the desired configuration. */
+  inSync: boolean;
+  /** Keys whose reported value differs from the desired one (values are never listed). */
+  driftedKeys: string[];
+}

@@ -1,0 +1,43 @@
+import { RunningEmulator, startEmulator, World } from '../../emulator';
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  status: number;
+}
+
+/** Requests that change something on the server; inventory search and login are reads. */
+export function mutating(requests: LoggedRequest[]): LoggedRequest[] {
+  return requests.filter(
+    (r) => r.method !== 'GET' && r.method !== 'HEAD' && !(r.method === 'POST' && /\/inventory\/filters\/search$|\/useradm\/auth\/login$/.test(r.path)),
+  );
+}
+
+export interface EmulatorHandle {
+  emulator: RunningEmulator;
+  admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  requests(): Promise<LoggedRequest[]>;
+  clearRequests(): Promise<void>;
+  api<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+}
+
+export async function emulatorFor(world: World, token: string): Promise<EmulatorHandle> {
+  const emulator = await startEmulator({ world, port: 0 });
+  const call = async <T>(method: string, path: string, body: unknown, auth: boolean): Promise<T> => {
+    const res = await fetch(`${emulator.url}${path}`, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(auth ? { authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    const text = await res.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+  return {
+    emulator,
+    admin: (method, path, body) => call(method, `/__emulator${path}`, body, false),
+    requests: () => call('GET', '/__emulator/requests', undefined, false),
+    clearRequests: () => call('DELETE', '/__emulator/requests', undefined, false),
+    api: (method, path, body) => call(method, path, body, true),
+  };
+}
