@@ -84,7 +84,7 @@ async function deploy(client: MenderClient, inputs: MenderDeploymentInputs, devi
     return { id, ...(await watchRollout(client, id, devices.length, inputs.rollout)) };
   } catch (error) {
     if (error instanceof RolloutError) {
-      throw new Error(`${inputs.artifactName} to ${devices.length} device(s): ${error.message}`);
+      throw new Error(`${inputs.artifactName} to ${devices.length} device(s): ${error.message}`, { cause: error });
     }
     throw error;
   }
