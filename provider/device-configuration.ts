@@ -1,4 +1,5 @@
 import type * as pulumi from '@pulumi/pulumi';
+import { isNotFound } from './mender';
 import type { MenderClient } from './mender';
 import { menderClient } from './settings';
 import { DeviceConfigurationInputs, DeviceConfigurationOutputs } from './types';
@@ -68,7 +69,13 @@ export const deviceConfiguration: pulumi.dynamic.ResourceProvider<DeviceConfigur
 
   async read(id, props) {
     const old = props as DeviceConfigurationOutputs;
-    const state = await menderClient().getDeviceConfiguration(old.deviceId ?? id);
+    let state;
+    try {
+      state = await menderClient().getDeviceConfiguration(old.deviceId ?? id);
+    } catch (error) {
+      if (isNotFound(error)) return { id: undefined as unknown as string, props: undefined };
+      throw error;
+    }
     const want = desired(old);
     // Drift is what the device reports, or what someone configured by hand, differing from Git.
     const driftedKeys = [...new Set([...differingKeys(want, state.reported), ...differingKeys(want, state.configured)])].sort();

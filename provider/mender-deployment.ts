@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type * as pulumi from '@pulumi/pulumi';
+import { isNotFound } from './mender';
 import type { MenderClient } from './mender';
 import { menderClient } from './settings';
 import { RolloutError, watchRollout } from './rollout';
@@ -124,7 +125,15 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
   async read(id, props) {
     const client = menderClient();
     const old = props as MenderDeploymentOutputs;
-    const [deployment, statistics] = await Promise.all([client.getDeployment(old.deploymentId ?? id), client.getDeploymentStatistics(old.deploymentId ?? id)]);
+    let deployment, statistics;
+    try {
+      [deployment, statistics] = await Promise.all([client.getDeployment(old.deploymentId ?? id), client.getDeploymentStatistics(old.deploymentId ?? id)]);
+    } catch (error) {
+      // The server no longer knows the deployment (another server, or it was purged): the
+      // resource is gone, and the next up deploys again.
+      if (isNotFound(error)) return { id: undefined as unknown as string, props: undefined };
+      throw error;
+    }
     const running = await runningImages(client, old.devices);
     // A device still being updated is converging, not drifted.
     const busy = new Set(
