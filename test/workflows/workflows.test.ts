@@ -1,0 +1,518 @@
+// The GitHub Actions workflows (.github/workflows) and the shared set-up action: actionlint
+// clean, and their meaning checked on the parsed YAML: triggers, the stack chosen per branch,
+// concurrency, the fork guard, permissions, and secrets used by name only, never printed.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parse } from 'yaml';
+
+type Dict = Record<string, unknown>;
+interface Step extends Dict {
+  name?: string;
+  id?: string;
+  uses?: string;
+  run?: string;
+  if?: string;
+  with?: Dict;
+  env?: Record<string, string>;
+  'continue-on-error'?: boolean;
+}
+interface Job extends Dict {
+  name?: string;
+  steps: Step[];
+  env?: Record<string, string>;
+  environment?: string | { name: string; deployment?: boolean };
+  concurrency?: { group: string; 'cancel-in-progress': boolean };
+  strategy?: { matrix: Record<string, unknown[]> };
+  permissions?: unknown;
+  'timeout-minutes'?: number;
+}
+interface Workflow {
+  name: string;
+  on: Dict;
+  permissions?: Record<string, string>;
+  concurrency?: { group: string; 'cancel-in-progress': boolean };
+  env?: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+
+const repo = path.join(__dirname, '..', '..');
+const workflowsDir = path.join(repo, '.github', 'workflows');
+const setupActionPath = path.join(repo, '.github', 'actions', 'setup-fleet', 'action.yml');
+const RINGS = ['canary', 'production'];
+const PULUMI_ACTION = 'pulumi/actions@v6';
+const pulumiVersion: string = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')).dependencies['@pulumi/pulumi'];
+
+/** The only secrets the workflows may name. */
+const ALLOWED_SECRETS = [
+  'MENDER_ACCESS_TOKEN',
+  'MENDER_SERVER_URL',
+  'PULUMI_CONFIG_PASSPHRASE',
+  'PULUMI_BACKEND_URL',
+  'PULUMI_ACCESS_TOKEN',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+];
+
+const files = fs.readdirSync(workflowsDir).filter((f) => /\.ya?ml$/.test(f)).sort();
+const raw: Record<string, string> = Object.fromEntries(files.map((f) => [f, fs.readFileSync(path.join(workflowsDir, f), 'utf8')]));
+const wf: Record<string, Workflow> = Object.fromEntries(files.map((f) => [f, parse(raw[f]) as Workflow]));
+const setupAction = parse(fs.readFileSync(setupActionPath, 'utf8')) as { runs: { using: string; steps: Step[] } };
+
+/**
+ * Evaluates the `${{ ... }}` parts of a string that are plain context paths (github.ref_name,
+ * matrix.stack), as GitHub would for the given contexts; anything else is an error.
+ */
+function evaluate(template: string, contexts: Dict): string {
+  return template.replace(/\$\{\{\s*([^}]*?)\s*\}\}/g, (_m, expr: string) => {
+    if (!/^[a-z_]+(\.[a-z_]+)+$/.test(expr)) throw new Error(`not a plain context path: ${expr}`);
+    let v: unknown = contexts;
+    for (const part of expr.split('.')) v = (v as Dict | undefined)?.[part];
+    if (typeof v !== 'string') throw new Error(`${expr} is not set in the test's contexts`);
+    return v;
+  });
+}
+
+function pulumiSteps(job: Job): Step[] {
+  return job.steps.filter((s) => s.uses?.startsWith('pulumi/actions@'));
+}
+
+function onlyJob(file: string): Job {
+  const jobs = Object.values(wf[file].jobs);
+  expect(jobs).toHaveLength(1);
+  return jobs[0];
+}
+
+function stackConfig(stack: string): Dict {
+  const file = path.join(repo, `Pulumi.${stack}.yaml`);
+  expect(fs.existsSync(file)).toBe(true);
+  return (parse(fs.readFileSync(file, 'utf8')) as { config: Dict }).config;
+}
+
+// ---- secrets: used by name only, never printed ------------------------------------------------
+
+const SECRET_REF = /\bsecrets\.([A-Za-z_][A-Za-z0-9_]*)/g;
+/** A `secrets.X` that is compared (`!= ''`) yields a boolean, not the secret. */
+const SECRET_VALUE_REF = /\bsecrets\.[A-Za-z_][A-Za-z0-9_]*\b(?!\s*(?:[!=]=))/;
+
+interface RunContext {
+  where: string;
+  run: string;
+  /** env visible to the step: workflow, job and step env merged. */
+  env: Record<string, string>;
+}
+
+function runSteps(): RunContext[] {
+  const out: RunContext[] = [];
+  for (const f of files) {
+    const w = wf[f];
+    for (const [jobId, job] of Object.entries(w.jobs)) {
+      job.steps.forEach((s, i) => {
+        if (s.run !== undefined) out.push({ where: `${f} ${jobId} step ${i + 1} (${s.name ?? s.run.split('\n')[0]})`, run: s.run, env: { ...w.env, ...job.env, ...s.env } });
+      });
+    }
+  }
+  setupAction.runs.steps.forEach((s, i) => {
+    if (s.run !== undefined) out.push({ where: `setup-fleet step ${i + 1}`, run: s.run, env: { ...s.env } });
+  });
+  return out;
+}
+
+/** Why a run script could print a secret (empty: it cannot, as far as these rules see). */
+function secretLeaks(step: RunContext): string[] {
+  const findings: string[] = [];
+  // Names whose value is a secret: env entries that take a secret's value, and the allowed
+  // secrets' own names (in case they reach the environment another way).
+  const secretNames = new Set(ALLOWED_SECRETS);
+  for (const [name, value] of Object.entries(step.env)) {
+    if (SECRET_VALUE_REF.test(String(value))) secretNames.add(name);
+  }
+  if (/\$\{\{[^}]*\bsecrets\./.test(step.run)) findings.push('a secret expanded into the script (pass it through env)');
+  const hasSecretEnv = Object.values(step.env).some((v) => SECRET_VALUE_REF.test(String(v)));
+  if (hasSecretEnv && /(^|[\s;&|])(set\s+-[a-wyz]*x|set\s+-o\s+xtrace|bash\s+-[a-wyz]*x)/m.test(step.run)) {
+    findings.push('tracing (set -x) with secrets in the environment');
+  }
+  if (/(^|[\s;&|(])(printenv|env)(\s*($|[;&|)]))/m.test(step.run) || /(^|[\s;&|])(export|declare)\s+-p\b/m.test(step.run)) {
+    findings.push('dumps the environment');
+  }
+  for (const line of step.run.split('\n')) {
+    if (!/(^|[\s;&|(`])(echo|printf|cat|tee|print|logger|printenv|curl|wget)\b/.test(line) && !/>>?\s*"?\$GITHUB_(OUTPUT|ENV|STEP_SUMMARY|PATH)/.test(line)) continue;
+    for (const name of secretNames) {
+      if (new RegExp(`\\$\\{?${name}\\b`).test(line) || new RegExp(`printenv\\s+${name}\\b`).test(line)) {
+        findings.push(`prints ${name}: ${line.trim()}`);
+      }
+    }
+  }
+  return findings;
+}
+
+describe('actionlint', () => {
+  const actionlint = execFileSync('bash', [path.join(repo, 'scripts', 'go-tools')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+    .trim().split('\n').pop()!;
+
+  it('is the pinned version, built by scripts/go-tools outside the repository', () => {
+    expect(path.isAbsolute(actionlint)).toBe(true);
+    expect(actionlint.startsWith(repo + path.sep)).toBe(false);
+    expect(actionlint).toMatch(/tools\/actionlint-v1\.7\.12\/actionlint$/);
+    expect(execFileSync(actionlint, ['-version'], { encoding: 'utf8' }).split('\n')[0]).toBe('v1.7.12');
+  });
+
+  it('finds nothing in the workflows (and the set-up action they use)', () => {
+    const result = spawnSync(actionlint, ['-no-color', '-oneline', ...files.map((f) => path.join(workflowsDir, f))], { cwd: repo, encoding: 'utf8' });
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('does find problems when there are some (the check is live)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'actionlint-'));
+    try {
+      const bad = path.join(dir, 'bad.yml');
+      fs.writeFileSync(bad, 'on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo "${{ github.event.pull_request.title }}"\n      - uses: actions/checkout@v4\n        with:\n          nope: 1\n');
+      const result = spawnSync(actionlint, ['-no-color', '-oneline', bad], { encoding: 'utf8' });
+      expect(result.status).toBe(1);
+      expect(result.stdout).toMatch(/potentially untrusted/);
+      expect(result.stdout).toMatch(/input "nope" is not defined/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the workflows', () => {
+  it('are preview, apply and drift', () => {
+    expect(files).toEqual(['apply.yml', 'drift.yml', 'preview.yml']);
+  });
+
+  it('never run on pull_request_target or workflow_run (which hand secrets to untrusted code)', () => {
+    for (const f of files) {
+      expect(Object.keys(wf[f].on)).not.toContain('pull_request_target');
+      expect(Object.keys(wf[f].on)).not.toContain('workflow_run');
+    }
+  });
+
+  it('pin every action to a major version, and use pulumi/actions for Pulumi', () => {
+    const uses = [...files.flatMap((f) => Object.values(wf[f].jobs).flatMap((j) => j.steps.map((s) => s.uses))), ...setupAction.runs.steps.map((s) => s.uses)]
+      .filter((u): u is string => u !== undefined);
+    for (const u of uses) expect(u).toMatch(/^(\.\/\.github\/actions\/[a-z-]+|[\w-]+\/[\w-]+@v\d+)$/);
+    expect(new Set(uses)).toEqual(new Set([
+      'actions/checkout@v4', './.github/actions/setup-fleet', 'actions/setup-node@v4', 'actions/cache@v4', 'actions/setup-go@v5',
+      PULUMI_ACTION, 'actions/github-script@v7',
+    ]));
+  });
+
+  it('run the project set-up (npm ci, scripts/engine on PATH) before any Pulumi step', () => {
+    const runs = setupAction.runs.steps.map((s) => s.run ?? '').join('\n');
+    expect(runs).toMatch(/npm ci/);
+    expect(runs).toMatch(/bash scripts\/engine \| tail -n 1/);
+    expect(runs).toMatch(/>> "\$GITHUB_PATH"/);
+    for (const f of files) {
+      for (const job of Object.values(wf[f].jobs)) {
+        const setupAt = job.steps.findIndex((s) => s.uses === './.github/actions/setup-fleet');
+        const checkoutAt = job.steps.findIndex((s) => s.uses === 'actions/checkout@v4');
+        const pulumiAt = job.steps.findIndex((s) => s.uses === PULUMI_ACTION);
+        expect(checkoutAt).toBeGreaterThanOrEqual(0);
+        expect(setupAt).toBeGreaterThan(checkoutAt);
+        expect(pulumiAt).toBeGreaterThan(setupAt);
+      }
+    }
+  });
+
+  it('ask pulumi/actions for the pinned CLI version, so it uses the one scripts/engine built', () => {
+    for (const f of files) {
+      for (const job of Object.values(wf[f].jobs)) {
+        for (const s of pulumiSteps(job)) {
+          expect(s.with?.['pulumi-version']).toBe(pulumiVersion);
+          expect(s.with?.['pulumi-version-file']).toBeUndefined();
+          expect(s.with?.['cloud-url']).toBe('${{ secrets.PULUMI_BACKEND_URL || vars.PULUMI_BACKEND_URL }}');
+        }
+      }
+    }
+  });
+
+  it('have a timeout on every job (nothing hangs)', () => {
+    for (const f of files) for (const job of Object.values(wf[f].jobs)) expect(job['timeout-minutes']).toBeGreaterThan(0);
+  });
+
+  it('have minimal permissions, set once per workflow', () => {
+    expect(wf['preview.yml'].permissions).toEqual({ contents: 'read', 'pull-requests': 'write' });
+    expect(wf['apply.yml'].permissions).toEqual({ contents: 'read' });
+    expect(wf['drift.yml'].permissions).toEqual({ contents: 'read', issues: 'write' });
+    for (const f of files) for (const job of Object.values(wf[f].jobs)) expect(job.permissions).toBeUndefined();
+  });
+
+  it('check that the secrets are set, with a clear message, before using them', () => {
+    for (const f of files) {
+      const job = onlyJob(f);
+      const checkAt = job.steps.findIndex((s) => s.name === 'Check the secrets are set');
+      expect(checkAt).toBeGreaterThan(0);
+      expect(checkAt).toBeLessThan(job.steps.findIndex((s) => s.uses === PULUMI_ACTION));
+      const check = job.steps[checkAt];
+      for (const v of Object.values(check.env ?? {})) expect(SECRET_VALUE_REF.test(v)).toBe(false);
+      for (const name of ['PULUMI_BACKEND_URL', 'PULUMI_CONFIG_PASSPHRASE', 'MENDER_ACCESS_TOKEN', 'MENDER_SERVER_URL']) {
+        expect(check.run).toContain(`missing+=("${name}`);
+      }
+      expect(check.run).toMatch(/::error title=Missing secret::\$name is not set/);
+    }
+  });
+});
+
+describe('preview.yml', () => {
+  const w = wf['preview.yml'];
+  const job = onlyJob('preview.yml');
+
+  it('runs on pull requests into the ring branches only', () => {
+    expect(w.on).toEqual({ pull_request: { branches: RINGS } });
+  });
+
+  it('is the fleet-preview check, one run per pull request at a time', () => {
+    expect(job.name).toBe('fleet-preview');
+    expect(w.concurrency).toEqual({ group: 'preview-${{ github.event.pull_request.number }}', 'cancel-in-progress': true });
+  });
+
+  it.each(RINGS)('previews the stack of the target branch (%s), in its environment, deploying nothing', (ring) => {
+    const ctx = { github: { base_ref: ring, ref_name: '7/merge', head_ref: 'feature' } };
+    const [step] = pulumiSteps(job);
+    expect(step.with?.command).toBe('preview');
+    expect(evaluate(String(step.with?.['stack-name']), ctx)).toBe(ring);
+    expect(stackConfig(ring)['fleet:branch']).toBe(ring);
+    expect(job.environment).toEqual({ name: '${{ github.base_ref }}', deployment: false });
+    expect(evaluate((job.environment as { name: string }).name, ctx)).toBe(ring);
+  });
+
+  it('posts the preview to the pull request as one comment edited in place', () => {
+    const [step] = pulumiSteps(job);
+    expect(pulumiSteps(job)).toHaveLength(1);
+    expect(step.with?.['comment-on-pr']).toBe(true);
+    expect(step.with?.['edit-pr-comment']).toBe(true);
+    expect(step.with?.['github-token']).toBeUndefined(); // the job's own token
+  });
+
+  it('validates the fleet first, failing the job on a validation error', () => {
+    const at = job.steps.findIndex((s) => s.run === 'node bin/fleet.js validate --fleet fleet');
+    expect(at).toBeGreaterThan(0);
+    expect(at).toBeLessThan(job.steps.findIndex((s) => s.uses === PULUMI_ACTION));
+    for (const s of job.steps) {
+      expect(s['continue-on-error']).toBeUndefined();
+      if (s.run?.includes('fleet.js validate')) expect(s.if).toBeUndefined();
+    }
+  });
+
+  it('fails pull requests from forks first, with a clear message, before anything else runs', () => {
+    const guard = job.steps[0];
+    expect(guard.if).toBe('github.event.pull_request.head.repo.full_name != github.repository');
+    expect(guard.run).toMatch(/::error title=Pull request from a fork::.*get no secrets/);
+    expect(guard.run).toMatch(/exit 1\s*$/);
+    expect(guard.env).toEqual({ HEAD_REPO: '${{ github.event.pull_request.head.repo.full_name }}', BASE_REPO: '${{ github.repository }}' });
+    // Failing, not skipping: a job-level `if` would make the required check "skipped" (= passed).
+    expect(job.if).toBeUndefined();
+  });
+
+  it('the fork guard fails for a fork and only for a fork', () => {
+    const guard = job.steps[0];
+    const runGuard = (head: string): number => {
+      const cond = guard.if!.replace('github.event.pull_request.head.repo.full_name', JSON.stringify(head)).replace('github.repository', JSON.stringify('acme/fleet'));
+      const [l, r] = cond.split(' != ').map((s) => JSON.parse(s) as string);
+      if (l === r) return 0; // step skipped
+      return spawnSync('bash', ['-c', guard.run!], { env: { ...process.env, HEAD_REPO: head, BASE_REPO: 'acme/fleet' }, encoding: 'utf8' }).status ?? -1;
+    };
+    expect(runGuard('acme/fleet')).toBe(0);
+    expect(runGuard('mallory/fleet')).toBe(1);
+  });
+});
+
+describe('apply.yml', () => {
+  const w = wf['apply.yml'];
+  const job = onlyJob('apply.yml');
+
+  it('runs on pushes to the ring branches only', () => {
+    expect(w.on).toEqual({ push: { branches: RINGS } });
+  });
+
+  it.each(RINGS)('applies the stack of the pushed branch (%s), one apply per stack at a time, never cancelled', (ring) => {
+    const ctx = { github: { ref_name: ring, sha: 'abc123', run_id: '1', actor: 'alice' } };
+    expect(w.concurrency?.['cancel-in-progress']).toBe(false);
+    expect(evaluate(w.concurrency!.group, ctx)).toBe(`pulumi-${ring}`);
+    const [step] = pulumiSteps(job);
+    expect(step.with?.command).toBe('up');
+    expect(evaluate(String(step.with?.['stack-name']), ctx)).toBe(ring);
+    expect(stackConfig(ring)['fleet:branch']).toBe(ring);
+    expect(evaluate(String(job.environment), ctx)).toBe(ring);
+  });
+
+  it('records the commit: in the update message and as the stack tag git:commit', () => {
+    const [step] = pulumiSteps(job);
+    expect(evaluate(String(step.with?.message), { github: { ref_name: 'canary', sha: 'abc123', run_id: '9', actor: 'alice' } }))
+      .toBe('apply abc123 to canary (run 9, by alice)');
+    const tagAt = job.steps.findIndex((s) => s.run?.includes('pulumi stack tag set git:commit "$GITHUB_SHA" --stack "$STACK"'));
+    expect(tagAt).toBeGreaterThan(job.steps.indexOf(step));
+    expect(job.steps[tagAt].env?.STACK).toBe('${{ github.ref_name }}');
+    expect(job.steps[tagAt].if).toBeUndefined(); // only after a successful up
+  });
+
+  it('validates the fleet before applying', () => {
+    const at = job.steps.findIndex((s) => s.run === 'node bin/fleet.js validate --fleet fleet');
+    expect(at).toBeGreaterThan(0);
+    expect(at).toBeLessThan(job.steps.findIndex((s) => s.uses === PULUMI_ACTION));
+  });
+});
+
+describe('drift.yml', () => {
+  const w = wf['drift.yml'];
+  const job = onlyJob('drift.yml');
+
+  it('runs on a schedule and on demand', () => {
+    expect(Object.keys(w.on).sort()).toEqual(['schedule', 'workflow_dispatch']);
+    const schedule = w.on.schedule as { cron: string }[];
+    expect(schedule).toHaveLength(1);
+    expect(schedule[0].cron.split(' ')).toHaveLength(5);
+  });
+
+  it('checks every ring stack, each against the head of its own branch', () => {
+    expect(job.strategy?.matrix).toEqual({ stack: RINGS });
+    expect((job.strategy as Dict)['fail-fast']).toBe(false);
+    for (const ring of RINGS) {
+      const ctx = { matrix: { stack: ring } };
+      const [step] = pulumiSteps(job);
+      expect(evaluate(String(step.with?.['stack-name']), ctx)).toBe(ring);
+      const checkout = job.steps.find((s) => s.uses === 'actions/checkout@v4')!;
+      expect(evaluate(String(checkout.with?.ref), ctx)).toBe(ring);
+      expect(evaluate((job.environment as { name: string }).name, ctx)).toBe(ring);
+      expect(evaluate(job.concurrency!.group, ctx)).toBe(`drift-${ring}`);
+    }
+    expect(job.concurrency?.['cancel-in-progress']).toBe(false);
+  });
+
+  it('looks for drift read-only: a refreshing preview expecting no changes', () => {
+    const [step] = pulumiSteps(job);
+    expect(step.with).toMatchObject({ command: 'preview', refresh: true, 'expect-no-changes': true });
+    expect(step.id).toBe('drift');
+    expect(step['continue-on-error']).toBe(true); // so the issue step runs; the job fails later
+  });
+
+  it('opens or updates one issue per stack, labelled fleet-drift, and fails on drift', () => {
+    const report = job.steps.find((s) => s.uses === 'actions/github-script@v7')!;
+    expect(report.if).toBeUndefined();
+    expect(report.env).toEqual({ STACK: '${{ matrix.stack }}', OUTCOME: '${{ steps.drift.outcome }}' });
+    const script = String(report.with?.script);
+    expect(script).not.toMatch(/\$\{\{/); // no expression injected into the script
+    expect(script).toContain("const label = 'fleet-drift';");
+    expect(script).toContain('const title = `Fleet drift on stack ${stack}`;');
+    expect(script).toMatch(/listForRepo, \{\s*\.\.\.context\.repo, state: 'open', labels: label/);
+    expect(script).toMatch(/issues\.update\(\{ \.\.\.context\.repo, issue_number: existing\.number, body \}\)/);
+    expect(script).toMatch(/issues\.create\(\{ \.\.\.context\.repo, title, body, labels: \[label\] \}\)/);
+    const fail = job.steps[job.steps.length - 1];
+    expect(fail.if).toBe("steps.drift.outcome != 'success'");
+    expect(fail.run).toMatch(/::error title=Fleet drift::[^\n]*\n\s*exit 1/);
+    expect(job.steps.indexOf(fail)).toBeGreaterThan(job.steps.indexOf(report));
+  });
+
+  it('the issue script picks the issue of its stack, updates it, creates one, or closes it', async () => {
+    const report = job.steps.find((s) => s.uses === 'actions/github-script@v7')!;
+    const run = async (outcome: string, open: Dict[]) => {
+      const calls: [string, Dict][] = [];
+      const rest = {
+        issues: {
+          listForRepo: 'listForRepo',
+          update: async (a: Dict) => { calls.push(['update', a]); },
+          create: async (a: Dict) => { calls.push(['create', a]); return { data: { number: 99 } }; },
+          createComment: async (a: Dict) => { calls.push(['comment', a]); },
+        },
+      };
+      const github = { rest, paginate: async (_fn: unknown, a: Dict) => { calls.push(['list', a]); return open; } };
+      const context = { repo: { owner: 'acme', repo: 'fleet' }, serverUrl: 'https://github.com', runId: 5 };
+      const core = { notice: () => undefined };
+      const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...a: string[]) => (...v: unknown[]) => Promise<void>;
+      const saved = { STACK: process.env.STACK, OUTCOME: process.env.OUTCOME };
+      process.env.STACK = 'production';
+      process.env.OUTCOME = outcome;
+      try {
+        await new AsyncFunction('github', 'context', 'core', String(report.with?.script))(github, context, core);
+      } finally {
+        process.env.STACK = saved.STACK;
+        process.env.OUTCOME = saved.OUTCOME;
+      }
+      return calls;
+    };
+    const other = { number: 1, title: 'Fleet drift on stack canary' };
+    const mine = { number: 2, title: 'Fleet drift on stack production' };
+    const created = await run('failure', [other]);
+    expect(created.map(([k]) => k)).toEqual(['list', 'create']);
+    expect(created[1][1]).toMatchObject({ owner: 'acme', repo: 'fleet', title: 'Fleet drift on stack production', labels: ['fleet-drift'] });
+    expect(String(created[1][1].body)).toContain('https://github.com/acme/fleet/actions/runs/5');
+    const updated = await run('failure', [other, mine]);
+    expect(updated.map(([k, a]) => `${k}${a.issue_number ?? ''}`)).toEqual(['list', 'update2']);
+    const closed = await run('success', [mine]);
+    expect(closed.map(([k, a]) => `${k}${a.issue_number ?? ''}${k === 'update' ? a.state : ''}`)).toEqual(['list', 'comment2', 'update2closed']);
+    expect(await run('success', [other])).toHaveLength(1);
+  });
+});
+
+describe('secrets', () => {
+  const all = [...Object.values(raw), fs.readFileSync(setupActionPath, 'utf8')].join('\n');
+
+  it('are only the allowed ones, by name', () => {
+    const used = new Set([...all.matchAll(SECRET_REF)].map((m) => m[1]));
+    for (const name of used) expect(ALLOWED_SECRETS).toContain(name);
+    for (const name of ['MENDER_ACCESS_TOKEN', 'PULUMI_CONFIG_PASSPHRASE', 'PULUMI_BACKEND_URL']) expect(used).toContain(name);
+    expect(all).not.toMatch(/toJSON\(\s*secrets\s*\)|secrets\[/);
+  });
+
+  it('never reach the shared set-up action (npm ci runs third-party install scripts)', () => {
+    expect(fs.readFileSync(setupActionPath, 'utf8')).not.toMatch(/secrets\./);
+    for (const f of files) {
+      expect(JSON.stringify(wf[f].env ?? {})).not.toMatch(/secrets\./);
+      for (const job of Object.values(wf[f].jobs)) {
+        expect(JSON.stringify(job.env ?? {})).not.toMatch(/secrets\./);
+        for (const s of job.steps) {
+          if (s.uses === './.github/actions/setup-fleet' || s.run?.includes('npm')) expect(JSON.stringify(s)).not.toMatch(/secrets\./);
+        }
+      }
+    }
+  });
+
+  it('are given to the Pulumi steps through their env', () => {
+    for (const f of files) {
+      for (const s of pulumiSteps(onlyJob(f))) {
+        expect(s.env).toMatchObject({
+          PULUMI_CONFIG_PASSPHRASE: '${{ secrets.PULUMI_CONFIG_PASSPHRASE }}',
+          MENDER_ACCESS_TOKEN: '${{ secrets.MENDER_ACCESS_TOKEN }}',
+          PULUMI_BACKEND_URL: '${{ secrets.PULUMI_BACKEND_URL || vars.PULUMI_BACKEND_URL }}',
+          MENDER_SERVER_URL: '${{ vars.MENDER_SERVER_URL || secrets.MENDER_SERVER_URL }}',
+        });
+      }
+    }
+  });
+
+  it('are never printed by a run step', () => {
+    const steps = runSteps();
+    expect(steps.length).toBeGreaterThanOrEqual(8);
+    for (const step of steps) expect({ where: step.where, findings: secretLeaks(step) }).toEqual({ where: step.where, findings: [] });
+  });
+
+  it('the printing check catches leaks (it is not vacuous)', () => {
+    const env = { TOKEN: '${{ secrets.MENDER_ACCESS_TOKEN }}', HAS: "${{ secrets.MENDER_ACCESS_TOKEN != '' }}" };
+    const leaks = (run: string, e: Record<string, string> = env) => secretLeaks({ where: 't', run, env: e });
+    expect(leaks('echo "$TOKEN"')).toHaveLength(1);
+    expect(leaks('printf %s ${TOKEN} | base64')).toHaveLength(1);
+    expect(leaks('echo $MENDER_ACCESS_TOKEN', {})).toHaveLength(1);
+    expect(leaks('echo "t=$PULUMI_CONFIG_PASSPHRASE" >> "$GITHUB_OUTPUT"', {})).toHaveLength(1);
+    expect(leaks('echo "${{ secrets.MENDER_ACCESS_TOKEN }}"')).toContain('a secret expanded into the script (pass it through env)');
+    expect(leaks('set -x\npulumi up')).toEqual(['tracing (set -x) with secrets in the environment']);
+    expect(leaks('set -euxo pipefail')).toEqual(['tracing (set -x) with secrets in the environment']);
+    expect(leaks('printenv')).toEqual(['dumps the environment']);
+    expect(leaks('env | sort')).toEqual(['dumps the environment']);
+    // Not leaks: a boolean derived from a secret, a test of emptiness, tracing without secrets.
+    expect(leaks('echo "$HAS"')).toEqual([]);
+    expect(leaks('[ -n "$TOKEN" ] || exit 1')).toEqual([]);
+    expect(leaks('set -x', { HAS: env.HAS })).toEqual([]);
+  });
+
+  it('run scripts are valid bash', () => {
+    for (const step of runSteps()) {
+      const script = step.run.replace(/\$\{\{[^}]*\}\}/g, 'X');
+      const r = spawnSync('bash', ['-n'], { input: script, encoding: 'utf8' });
+      expect({ where: step.where, stderr: r.stderr }).toEqual({ where: step.where, stderr: '' });
+    }
+  });
+});
