@@ -10,7 +10,8 @@ import { configure, menderClient } from './provider/settings';
 
 const fleetConfig = new pulumi.Config('fleet');
 const ring = fleetConfig.get('branch') ?? pulumi.getStack();
-const fleetDir = path.resolve(fleetConfig.get('path') ?? 'fleet');
+// FLEET_PATH lets tests and benchmarks point a stack at another fleet without editing its config.
+const fleetDir = path.resolve(fleetConfig.get('path') ?? process.env.FLEET_PATH ?? 'fleet');
 
 // Values the templates may read with lookup('config', KEY); secret ones stay secret.
 const secretConfigKeys = new Set<string>(
