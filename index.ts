@@ -1,17 +1,18 @@
 // The fleet program: fleet files → validated fleet → plus Mender facts → plan → resources.
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import { formatIssue } from './program/description/issues';
+import { FleetIssue, formatIssue } from './program/description/issues';
 import { validateFleetOffline } from './program/description/validate';
 import { gatherFacts } from './program/facts';
 import { planRing } from './program/plan';
+import { describeViolations, enforcePromotionGate } from './program/promotion';
 import { declareFleet } from './program/stack';
 import { configure, menderClient } from './provider/settings';
 
 const fleetConfig = new pulumi.Config('fleet');
-const ring = fleetConfig.get('branch') ?? pulumi.getStack();
+const ring = fleetConfig.get('branch') || pulumi.getStack();
 // FLEET_PATH lets tests and benchmarks point a stack at another fleet without editing its config.
-const fleetDir = path.resolve(fleetConfig.get('path') ?? process.env.FLEET_PATH ?? 'fleet');
+const fleetDir = path.resolve(fleetConfig.get('path') || process.env.FLEET_PATH || 'fleet');
 
 // Values the templates may read with lookup('config', KEY); secret ones stay secret.
 const secretConfigKeys = new Set<string>(
@@ -24,10 +25,16 @@ const configValues = Object.fromEntries(
 );
 const secrets = { env: process.env, config: configValues, secretConfigKeys };
 
+// The engine shows only the first line of a program error, so each issue is its own message.
+async function stop(summary: string, issues: FleetIssue[]): Promise<never> {
+  await Promise.all(issues.map((issue) => pulumi.log.error(formatIssue(issue))));
+  throw new pulumi.RunError(summary);
+}
+
 async function main() {
   const offline = validateFleetOffline(fleetDir, secrets);
   if (!offline.fleet) {
-    throw new pulumi.RunError(`the fleet description in ${fleetDir} has errors; nothing was sent to Mender:\n${offline.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`);
+    return stop(`the fleet description in ${fleetDir} has ${offline.issues.length} error(s); nothing was sent to Mender`, offline.issues);
   }
   const fleet = offline.fleet;
 
@@ -44,7 +51,20 @@ async function main() {
   const plan = planRing(fleet, facts, { ring, strict: fleetConfig.getBoolean('strict') ?? false, secrets });
   for (const warning of plan.warnings) pulumi.log.warn(formatIssue(warning));
   if (plan.errors.length > 0) {
-    throw new pulumi.RunError(`the fleet cannot be planned for ring ${ring}; nothing was sent to Mender:\n${plan.errors.map((i) => `  ${formatIssue(i)}`).join('\n')}`);
+    return stop(`the fleet cannot be planned for ring ${ring} (${plan.errors.length} error(s)); nothing was sent to Mender`, plan.errors);
+  }
+
+  // Promotion gate (program/promotion.ts, docs/audit.md): production deploys only images that
+  // finished on canary, unless fleet:promotionOverride names the image with a reason.
+  const gate = await enforcePromotionGate(menderClient(), plan, { promoteFrom: fleetConfig.get('promoteFrom'), overrides: fleetConfig.getObject('promotionOverride') }).catch((error: Error) => {
+    throw new pulumi.RunError(`cannot check the promotion gate of ring ${ring}: ${error.message}`);
+  });
+  for (const o of gate?.overridden ?? []) pulumi.log.warn(`promotion override: image ${o.image} is deployed although ${o.evidence}; reason: ${o.reason}`);
+  for (const image of gate?.invalidOverrides ?? []) pulumi.log.warn(`fleet:promotionOverride for ${image} has no reason and does not count`);
+  if (gate && gate.violations.length > 0) {
+    const refusal = describeViolations(ring, gate.sourceRing, gate.violations);
+    await Promise.all(refusal.details.map((line) => pulumi.log.error(line)));
+    throw new pulumi.RunError(refusal.summary);
   }
 
   const devices = declareFleet(plan, {
@@ -55,4 +75,8 @@ async function main() {
   return { ring, devices, images: plan.images.map((i) => i.name), otherRings: plan.otherRings.length };
 }
 
-export = main();
+const outputs = main();
+// The engine awaits the exported promise; this only keeps node from warning that a rejection
+// (a validation error) was handled late.
+outputs.catch(() => undefined);
+export = outputs;

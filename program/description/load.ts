@@ -229,7 +229,9 @@ function mergeLayers(id: string, group: string, origin: Origin, layers: Variable
   for (const layer of layers) {
     for (const [key, value] of Object.entries(layer.values)) {
       variables[key] = value;
-      origins[key] = { file: layer.source.file, line: layer.source.lineOf([...layer.at, key]) };
+      // A configuration is located by its template line: that is what most messages are about.
+      const keyPath = key === 'configuration' ? [...layer.at, key, 'template'] : [...layer.at, key];
+      origins[key] = { file: layer.source.file, line: layer.source.lineOf(keyPath) };
     }
   }
   return {
