@@ -91,6 +91,10 @@ export const deviceConfiguration: pulumi.dynamic.ResourceProvider<DeviceConfigur
 
   async delete(_id, props) {
     if (!props.clearOnDelete) return;
-    await menderClient().setDeviceConfiguration(props.deviceId, {}, { deviceId: props.deviceId, action: 'clearing its configuration' });
+    const client = menderClient();
+    const context = { deviceId: props.deviceId, action: 'clearing its configuration' };
+    await client.setDeviceConfiguration(props.deviceId, {}, context);
+    // Only a deployment takes the cleared configuration (and the secrets in it) off the device.
+    await client.deployDeviceConfiguration(props.deviceId, {}, context);
   },
 };
