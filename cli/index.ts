@@ -1,6 +1,8 @@
 import { Command } from 'commander';
+import { registerAuditCommand } from './audit';
 import { registerDemoCommand } from './demo';
 import { registerEmulatorCommand } from './emulator';
+import { registerStatusCommand } from './status';
 import { registerValidateCommand } from './validate';
 
 /** Entry point of the `fleet` command (bin/fleet.js). */
@@ -9,5 +11,7 @@ export async function main(argv: string[]): Promise<void> {
   registerValidateCommand(program);
   registerDemoCommand(program);
   registerEmulatorCommand(program);
+  registerAuditCommand(program);
+  registerStatusCommand(program);
   await program.parseAsync(argv);
 }

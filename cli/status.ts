@@ -1,6 +1,9 @@
 import Table from 'cli-table3';
+import { Command } from 'commander';
+import { createMenderClient } from '../provider/mender';
 import type { MenderClient } from '../provider/mender';
 import { runningImages } from '../provider/mender-deployment';
+import { pulumiJson, queryPulumi } from './audit-source';
 
 /** The per-device summary the fleet program exports as `devices`. */
 export interface ExportedDevice {
@@ -18,11 +21,21 @@ export interface DeviceStatus {
   desiredImage: string;
   runningImage: string;
   configuration: 'in sync' | 'pending' | 'none';
+  /** The device's newest software deployment in Mender: its result, the artifact and the deployment name. */
+  lastDeployment?: { status: string; artifact: string; name: string; finished?: string };
   converged: boolean;
 }
 
+/** The newest software (not configuration) deployment of a device, from its deployment history. */
+async function lastSoftwareDeployment(client: MenderClient, id: string): Promise<DeviceStatus['lastDeployment']> {
+  const history = await client.getDeviceDeploymentHistory(id, { maxItems: 20 });
+  const newest = history.find((d) => d.deployment.type !== 'configuration');
+  if (!newest) return undefined;
+  return { status: newest.device.status, artifact: newest.deployment.artifact_name, name: newest.deployment.name, finished: newest.device.finished };
+}
+
 /** Desired (from the stack's outputs) against actual (from Mender) for each device. */
-export async function fleetStatus(client: MenderClient, devices: Record<string, ExportedDevice>): Promise<DeviceStatus[]> {
+export async function fleetStatus(client: MenderClient, devices: Record<string, ExportedDevice>, options: { deployments?: boolean } = {}): Promise<DeviceStatus[]> {
   const ids = Object.keys(devices).sort();
   const running = await runningImages(client, ids);
   return client.mapLimited(ids, async (id) => {
@@ -34,7 +47,7 @@ export async function fleetStatus(client: MenderClient, devices: Record<string, 
       configuration = [...keys].every((k) => state.configured[k] === state.reported[k]) && keys.size > 0 ? 'in sync' : 'pending';
     }
     const runningImage = running.get(id) ?? '(unknown to Mender)';
-    return {
+    const status: DeviceStatus = {
       id,
       deviceType: desired.deviceType,
       ring: desired.ring,
@@ -43,13 +56,81 @@ export async function fleetStatus(client: MenderClient, devices: Record<string, 
       configuration,
       converged: runningImage === desired.desiredImage && configuration !== 'pending',
     };
+    if (options.deployments) status.lastDeployment = await lastSoftwareDeployment(client, id);
+    return status;
   });
 }
 
+const describeDeployment = (d: DeviceStatus['lastDeployment']) => (d ? `${d.status} (${d.artifact})` : '(none)');
+
 export function statusTable(rows: DeviceStatus[]): string {
-  const table = new Table({ head: ['device', 'type', 'ring', 'desired image', 'running image', 'configuration', ''], style: { head: [], border: [] } });
+  const withDeployments = rows.some((r) => r.lastDeployment !== undefined);
+  const head = ['device', 'type', 'ring', 'desired image', 'running image', 'configuration', ...(withDeployments ? ['last deployment'] : []), ''];
+  const table = new Table({ head, style: { head: [], border: [] } });
   for (const row of rows) {
-    table.push([row.id, row.deviceType, row.ring, row.desiredImage, row.runningImage, row.configuration, row.converged ? 'ok' : 'NOT CONVERGED']);
+    table.push([
+      row.id,
+      row.deviceType,
+      row.ring,
+      row.desiredImage,
+      row.runningImage,
+      row.configuration,
+      ...(withDeployments ? [describeDeployment(row.lastDeployment)] : []),
+      row.converged ? 'ok' : 'NOT CONVERGED',
+    ]);
   }
   return table.toString();
+}
+
+/** A value of the stack's configuration (secrets in clear: they stay in this process), or undefined. */
+async function stackConfig(key: string, stack: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const result = await queryPulumi(['config', 'get', key, '--stack', stack], env);
+  return result.code === 0 ? result.stdout.replace(/\n$/, '') : undefined;
+}
+
+export interface StatusOptions {
+  stack: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The status of a ring: the devices and desired images the stack's last update applied
+ * (`pulumi stack output devices`), measured against Mender now. Mender is reached with the
+ * stack's `mender:serverUrl` / `mender:token`, else MENDER_SERVER_URL / MENDER_ACCESS_TOKEN.
+ */
+export async function ringStatus(options: StatusOptions): Promise<DeviceStatus[]> {
+  const env = options.env ?? process.env;
+  const devices = await pulumiJson<Record<string, ExportedDevice> | null>(['stack', 'output', 'devices', '--json', '--stack', options.stack], env);
+  if (!devices) throw new Error(`stack ${options.stack} has no devices output: has it been applied (pulumi up) yet?`);
+  const serverUrl = (await stackConfig('mender:serverUrl', options.stack, env)) || env.MENDER_SERVER_URL;
+  const token = (await stackConfig('mender:token', options.stack, env)) || env.MENDER_ACCESS_TOKEN;
+  if (!serverUrl) throw new Error('no Mender server: set mender:serverUrl in the stack configuration or MENDER_SERVER_URL');
+  if (!token) throw new Error('no Mender credentials: set the secret mender:token in the stack configuration or MENDER_ACCESS_TOKEN');
+  const client = createMenderClient({ serverUrl, token });
+  try {
+    return await fleetStatus(client, devices, { deployments: true });
+  } finally {
+    client.close();
+  }
+}
+
+/** Exit status of `fleet status`: 0 when every device converged, 2 when some did not (1 is an error). */
+export const NOT_CONVERGED_EXIT = 2;
+
+export function registerStatusCommand(program: Command): void {
+  program
+    .command('status')
+    .description('desired versus actual per device of a ring (image, configuration, last deployment), live from Mender')
+    .requiredOption('--stack <ring>', 'the ring stack (canary, production)')
+    .option('--json', 'machine-readable rows')
+    .action(async (opts: { stack: string; json?: boolean }) => {
+      const rows = await ringStatus({ stack: opts.stack });
+      const stragglers = rows.filter((r) => !r.converged);
+      if (opts.json) console.log(JSON.stringify(rows, null, 2));
+      else {
+        console.log(statusTable(rows));
+        console.log(stragglers.length === 0 ? `all ${rows.length} devices of ${opts.stack} converged` : `${stragglers.length} of ${rows.length} devices of ${opts.stack} not converged`);
+      }
+      if (stragglers.length > 0) process.exitCode = NOT_CONVERGED_EXIT;
+    });
 }

@@ -113,7 +113,7 @@ export interface AuditEntry {
 
 // ------------------------------------------------------------------ snapshots
 
-const SECRET_SIG = '4dabf18193072939515e22adeb03e36a';
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
 
 interface ExportedResource {
   urn: string;
