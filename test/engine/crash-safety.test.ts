@@ -11,7 +11,8 @@ import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
 
 const program = path.join(repoRoot, 'test', 'fixtures', 'resources-program');
-const stack = 'canary';
+// Its own stack name: the fixture's stack config file is shared with resources.test.ts, which may run at the same time.
+const stack = 'crash';
 const TOKEN = 'crash-test-token-2b8e41';
 const SLOW = '6a1d1c52-5f0e-4c1b-9d43-2f7f0c3e9a10';
 const OFFLINE = 'c4e2b7a9-0d3f-4e85-b6a1-8f2d9c7e5b34';
