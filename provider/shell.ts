@@ -9,9 +9,18 @@ import * as pulumi from '@pulumi/pulumi';
  */
 export type ResourceKind = 'ImageRelease' | 'MenderDeployment' | 'DeviceConfiguration';
 
+// Pulumi serializes a provider object once and caches it by identity; one object per kind keeps
+// that to three serializations per run instead of one per resource (minutes at 10,000 devices).
+const providers = new Map<ResourceKind, pulumi.dynamic.ResourceProvider>();
+
+export function providerFor(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
+  if (!providers.has(kind)) providers.set(kind, makeProvider(kind));
+  return providers.get(kind)!;
+}
+
 // Both are strings, so they serialize as constants. The project root is kept relative to the
 // program folder (the dynamic provider runs there), never as an absolute path.
-export function providerFor(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
+function makeProvider(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
   const projectRoot = path.relative(process.cwd(), path.resolve(__dirname, '..')) || '.';
   const implementation = () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
