@@ -54,7 +54,7 @@ async function main() {
     return stop(`the fleet cannot be planned for ring ${ring} (${plan.errors.length} error(s)); nothing was sent to Mender`, plan.errors);
   }
 
-  // Promotion gate (program/promotion.ts, docs/audit.md): production deploys only images that
+  // Promotion gate (program/promotion.ts, README, "Promotion gate"): production deploys only images that
   // finished on canary, unless fleet:promotionOverride names the image with a reason.
   const gate = await enforcePromotionGate(menderClient(), plan, { promoteFrom: fleetConfig.get('promoteFrom'), overrides: fleetConfig.getObject('promotionOverride') }).catch((error: Error) => {
     throw new pulumi.RunError(`cannot check the promotion gate of ring ${ring}: ${error.message}`);
