@@ -407,7 +407,7 @@ function report(results: PhaseResult[]): string {
   lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}.`);
   lines.push(
     `Engine parallelism ${parallel ?? '8 (the default)'}, fleet:pollMilliseconds ${POLL_MS}, emulator device poll ${TIMING.pollIntervalMs} ms, ` +
-      `program ${process.env.PULUMI_NODEJS_TRANSPILE_ONLY === 'true' ? 'transpiled only (PULUMI_NODEJS_TRANSPILE_ONLY=true)' : 'type-checked by ts-node (the default)'}.`,
+      `program ${(process.env.PULUMI_NODEJS_TRANSPILE_ONLY ?? 'true') === 'true' ? 'transpiled only (scripts/pulumi sets PULUMI_NODEJS_TRANSPILE_ONLY=true)' : 'type-checked by ts-node'}.`,
   );
   lines.push('');
   lines.push('| Devices | Stack | Step | Resources | Wall time | Peak RSS, tree | CLI | Program | Provider | Emulator | CPU s: CLI / program / provider / emulator | Requests (mutating) | Load 1 min |');
