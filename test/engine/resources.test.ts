@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
-import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { pulumiWorkspace, PulumiWorkspace, repoRoot, initResourcesStack } from '../helpers/pulumi';
 
 const program = path.join(repoRoot, 'test', 'fixtures', 'resources-program');
 const stack = 'canary';
@@ -58,10 +58,7 @@ describe('ImageRelease, MenderDeployment and DeviceConfiguration through the eng
     ws = pulumiWorkspace();
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-resources-'));
     fs.writeFileSync(path.join(workDir, 'desired.json'), JSON.stringify(desired));
-    await ws.ok(['stack', 'init', stack], inProgram());
-    await ws.ok(['config', 'set', 'desired', path.join(workDir, 'desired.json'), '--stack', stack], inProgram());
-    await ws.ok(['config', 'set', 'mender:serverUrl', emu.emulator.url, '--stack', stack], inProgram());
-    await ws.ok(['config', 'set', '--secret', 'mender:token', TOKEN, '--stack', stack], inProgram());
+    await initResourcesStack(ws, { stack, desiredFile: path.join(workDir, 'desired.json'), serverUrl: emu.emulator.url, token: TOKEN });
   });
 
   afterAll(async () => {

@@ -59,3 +59,15 @@ export function pulumiWorkspace(): PulumiWorkspace {
     },
   };
 }
+
+/**
+ * A stack of the resources fixture program (test/fixtures/resources-program) wired to an
+ * emulator: the desired-state JSON, the server URL and the token as a secret.
+ */
+export async function initResourcesStack(ws: PulumiWorkspace, opts: { stack: string; desiredFile: string; serverUrl: string; token: string }): Promise<void> {
+  const cwd = path.join(repoRoot, 'test', 'fixtures', 'resources-program');
+  await ws.ok(['stack', 'init', opts.stack], { cwd });
+  await ws.ok(['config', 'set', 'desired', opts.desiredFile, '--stack', opts.stack], { cwd });
+  await ws.ok(['config', 'set', 'mender:serverUrl', opts.serverUrl, '--stack', opts.stack], { cwd });
+  await ws.ok(['config', 'set', '--secret', 'mender:token', opts.token, '--stack', opts.stack], { cwd });
+}
