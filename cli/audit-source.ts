@@ -77,17 +77,11 @@ export function secretRevealer(provider: { type?: string; state?: { salt?: strin
 
 // ------------------------------------------------------------------ history
 
-interface CliHistoryEntry {
+// As the CLI prints it: the version may be missing and config values come with their secret flag.
+type CliHistoryEntry = Omit<UpdateInfo, 'version' | 'config'> & {
   version?: number;
-  kind: string;
-  result?: string;
-  startTime?: string;
-  endTime?: string;
-  message?: string;
-  environment?: Record<string, string>;
   config?: Record<string, { value?: string; secret?: boolean } | string>;
-  resourceChanges?: Record<string, number>;
-}
+};
 
 function plainConfig(config: CliHistoryEntry['config']): Record<string, string> {
   const out: Record<string, string> = {};

@@ -9,11 +9,10 @@ import {
 } from './types';
 import type { Store } from './store';
 
-export function artifactView(a: ArtifactRecord): Record<string, unknown> {
+// The artifact's own metadata, which Mender also repeats as `meta_artifact` of a device's image.
+function artifactMeta(a: ArtifactRecord): Record<string, unknown> {
   return {
-    id: a.id,
     name: a.name,
-    description: a.description,
     device_types_compatible: a.deviceTypes,
     info: a.info,
     signed: a.signed,
@@ -21,9 +20,11 @@ export function artifactView(a: ArtifactRecord): Record<string, unknown> {
     artifact_provides: a.provides,
     artifact_depends: a.depends,
     clears_artifact_provides: a.clearsProvides,
-    size: a.size,
-    modified: a.modified,
   };
+}
+
+export function artifactView(a: ArtifactRecord): Record<string, unknown> {
+  return { id: a.id, description: a.description, ...artifactMeta(a), size: a.size, modified: a.modified };
 }
 
 export function deploymentView(
@@ -72,16 +73,7 @@ export function deviceWithImageView(store: Store, dd: DeviceDeploymentRecord): R
     view.image = {
       id: a.id,
       meta: { description: a.description },
-      meta_artifact: {
-        name: a.name,
-        device_types_compatible: a.deviceTypes,
-        info: a.info,
-        signed: a.signed,
-        updates: a.updates.map((u) => ({ ...u, metadata: u.metadata ?? {} })),
-        artifact_provides: a.provides,
-        artifact_depends: a.depends,
-        clears_artifact_provides: a.clearsProvides,
-      },
+      meta_artifact: artifactMeta(a),
       size: a.size,
       modified: a.modified,
     };

@@ -94,13 +94,7 @@ export interface GitInfo {
   committerEmail?: string;
 }
 
-export interface AuditEntry {
-  version: number;
-  kind: string;
-  result?: string;
-  startTime?: string;
-  endTime?: string;
-  message?: string;
+export interface AuditEntry extends Pick<UpdateInfo, 'version' | 'kind' | 'result' | 'startTime' | 'endTime' | 'message'> {
   git: GitInfo | null;
   /** The `ci.*` and `vcs.*` keys Pulumi recorded when the update ran in CI. */
   ci: Record<string, string> | null;

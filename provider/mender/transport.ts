@@ -409,29 +409,18 @@ export class Transport {
       json = JSON.parse(res.text);
     } catch {
       const flat = res.text.replace(/\s+/g, ' ').trim();
-      throw new MenderApiError({
-        kind: 'validation',
-        method: spec.method,
-        path: spec.path,
-        serverUrl: this.serverUrl,
-        status: res.status,
-        context: spec.context,
-        details: [`(body): expected JSON, got ${flat === '' ? 'an empty body' : `"${this.clean(flat.slice(0, 120))}"`}`],
-      });
+      throw this.invalidResponse(spec, res, [`(body): expected JSON, got ${flat === '' ? 'an empty body' : `"${this.clean(flat.slice(0, 120))}"`}`]);
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
-      throw new MenderApiError({
-        kind: 'validation',
-        method: spec.method,
-        path: spec.path,
-        serverUrl: this.serverUrl,
-        status: res.status,
-        context: spec.context,
-        details: describeIssues(parsed.error).map((l) => this.clean(l) as string),
-      });
+      throw this.invalidResponse(spec, res, describeIssues(parsed.error).map((l) => this.clean(l) as string));
     }
     return parsed.data;
+  }
+
+  /** A response that is not what the spec promises: named by endpoint, with what did not match. */
+  private invalidResponse(spec: RequestSpec, res: RawResponse, details: string[]): MenderApiError {
+    return new MenderApiError({ kind: 'validation', method: spec.method, path: spec.path, serverUrl: this.serverUrl, status: res.status, context: spec.context, details });
   }
 
   /** A header of a successful response that must be there (e.g. Location). */

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
+import { EmulatorHandle, emulatorFor, mutating, ApiDeployment } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot, initResourcesStack } from '../helpers/pulumi';
 
 const program = path.join(repoRoot, 'test', 'fixtures', 'resources-program');
@@ -39,13 +39,6 @@ const desired = {
   configurations: [],
 };
 
-interface ApiDeployment {
-  id: string;
-  name: string;
-  artifact_name: string;
-  status: string;
-  type?: string;
-}
 
 interface Checkpoint {
   deployment: { pending_operations?: { type: string; resource: { urn: string } }[]; resources?: { urn: string; type: string }[] };

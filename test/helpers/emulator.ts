@@ -13,6 +13,15 @@ export function mutating(requests: LoggedRequest[]): LoggedRequest[] {
   );
 }
 
+/** A deployment as Mender's list and get endpoints return it (the fields the tests read). */
+export interface ApiDeployment {
+  id: string;
+  name: string;
+  artifact_name: string;
+  status: string;
+  type?: string;
+}
+
 export interface EmulatorHandle {
   emulator: RunningEmulator;
   admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;

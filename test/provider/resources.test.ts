@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { EmulatorHandle, LoggedRequest, emulatorFor, mutating } from '../helpers/emulator';
+import { EmulatorHandle, LoggedRequest, emulatorFor, mutating, ApiDeployment } from '../helpers/emulator';
 import { writeMenderArtifact } from '../helpers/mender-artifact';
 import type * as pulumi from '@pulumi/pulumi';
 import { configure } from '../../provider/settings';
@@ -38,13 +38,6 @@ const world = {
   users: [],
 };
 
-interface ApiDeployment {
-  id: string;
-  name: string;
-  artifact_name: string;
-  status: string;
-  type?: string;
-}
 interface ApiDeploymentDevice {
   id: string;
   status: string;
