@@ -1,9 +1,14 @@
-// Simulated time: real time plus whatever the admin API has fast-forwarded.
+// Simulated time: real time, optionally sped up, plus whatever the admin API has fast-forwarded.
 export class Clock {
   private offsetMs = 0;
+  private readonly startMs = Date.now();
+
+  /** `speed` simulated milliseconds pass per real millisecond. */
+  constructor(private readonly speed = 1) {}
 
   now(): number {
-    return Date.now() + this.offsetMs;
+    const real = Date.now();
+    return this.startMs + (real - this.startMs) * this.speed + this.offsetMs;
   }
 
   iso(): string {

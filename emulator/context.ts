@@ -2,6 +2,7 @@
 // several emulators can run in one process (tests do).
 import type { Clock } from './clock';
 import type { DeploymentsService } from './deployments';
+import type { DeviceconfigService } from './deviceconfig';
 import type { Simulation } from './devices';
 import type { Faults } from './faults';
 import type { RequestLog } from './request-log';
@@ -13,6 +14,7 @@ export interface EmulatorContext {
   clock: Clock;
   timing: Timing;
   deployments: DeploymentsService;
+  deviceconfig: DeviceconfigService;
   simulation: Simulation;
   requestLog: RequestLog;
   faults: Faults;

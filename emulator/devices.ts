@@ -3,10 +3,12 @@
 // new inventory. Only devices with work are tracked, so an idle fleet of 100,000 costs nothing.
 import { Clock } from './clock';
 import { DeploymentsService } from './deployments';
+import type { DeviceconfigService } from './deviceconfig';
 import { MenderError } from './errors';
 import { sha256Hex } from './ids';
 import { Store } from './store';
 import { DeviceDeploymentStatus, DeviceRecord, Timing } from './types';
+import type { Workflows } from './workflows';
 
 type Phase = 'poll' | 'downloading' | 'installing' | 'rebooting';
 
@@ -19,14 +21,19 @@ interface Task {
 export class Simulation {
   private readonly tasks = new Map<string, Task>();
   private timer?: NodeJS.Timeout;
+  private readonly startedMs: number;
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly deployments: DeploymentsService,
+    private readonly deviceconfig: DeviceconfigService,
+    private readonly workflows: Workflows,
     private readonly timing: Timing,
     private readonly onChange: () => void = () => undefined,
-  ) {}
+  ) {
+    this.startedMs = clock.now();
+  }
 
   start(): void {
     this.timer = setInterval(() => this.run(), this.timing.tickMs);
@@ -47,14 +54,15 @@ export class Simulation {
       if (!d || d.behavior.offline) continue;
       const interval = this.scaled(d, this.timing.pollIntervalMs);
       const jitter = parseInt(sha256Hex(id).slice(0, 6), 16) % Math.max(1, interval);
-      this.tasks.set(id, { phase: 'poll', dueMs: now + jitter });
+      const firstPoll = this.startedMs + (d.behavior.first_poll_after_ms ?? 0);
+      this.tasks.set(id, { phase: 'poll', dueMs: Math.max(now + jitter, firstPoll) });
     }
   }
 
-  /** Wakes every device that has unfinished deployments (after a restart or a behaviour change). */
+  /** Wakes every device that has work waiting (after a restart from a state file). */
   wakeAllWithWork(): void {
     const ids: string[] = [];
-    for (const id of this.store.deviceHistory.keys()) if (this.deployments.hasWork(id)) ids.push(id);
+    for (const id of this.store.devices.keys()) if (this.deployments.hasWork(id)) ids.push(id);
     this.wake(ids);
   }
 
@@ -65,7 +73,7 @@ export class Simulation {
   /** Runs every step that is due at the current simulated time. */
   run(): void {
     const now = this.clock.now();
-    let changed = false;
+    let changed = this.workflows.runDue();
     for (let progress = true, rounds = 0; progress && rounds < 100000; rounds++) {
       progress = false;
       for (const [id, task] of this.tasks) {
@@ -137,7 +145,8 @@ export class Simulation {
           if (d.behavior.reject_config) {
             this.report(id, task, 'failure');
           } else if (this.report(id, task, 'success')) {
-            this.applyConfiguration(id, dep.id, dep.configuration ?? '{}');
+            // mender-configure applies it, then the device reports what it now has.
+            this.deviceconfig.report(id, JSON.parse(dep.configuration ?? '{}') as Record<string, string>);
           }
           return this.pollAgain(id, d, task);
         }
@@ -151,23 +160,16 @@ export class Simulation {
         return;
       }
       case 'rebooting': {
-        const dep = this.store.deployments.get(task.deploymentId!);
-        if (dep && this.report(id, task, 'success')) {
-          d.inventory.artifact_name = dep.artifactName;
-          d.inventory['rootfs-image.version'] = dep.artifactName;
+        const dd = this.store.deploymentDevices.get(task.deploymentId!)?.get(id);
+        const artifact = this.store.artifacts.get(dd?.artifactId ?? '');
+        if (artifact && this.report(id, task, 'success')) {
+          // The device's inventory update after the commit: what the artifact provides.
+          d.inventory.artifact_name = artifact.name;
+          d.inventory['rootfs-image.version'] = artifact.provides['rootfs-image.version'] ?? artifact.name;
           d.updatedTs = this.clock.iso();
         }
         return this.pollAgain(id, d, task);
       }
     }
-  }
-
-  private applyConfiguration(deviceId: string, deploymentId: string, json: string): void {
-    const now = this.clock.iso();
-    const config = this.store.configs.get(deviceId) ?? { id: deviceId, configured: {}, reported: {} };
-    config.reported = JSON.parse(json) as Record<string, string>;
-    config.reportedTs = now;
-    config.deploymentId = deploymentId;
-    this.store.configs.set(deviceId, config);
   }
 }

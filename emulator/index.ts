@@ -2,6 +2,7 @@
 import { Clock } from './clock';
 import type { EmulatorContext } from './context';
 import { DeploymentsService } from './deployments';
+import { DeviceconfigService } from './deviceconfig';
 import { Simulation } from './devices';
 import { Faults } from './faults';
 import { StateFile } from './persistence';
@@ -10,6 +11,7 @@ import { buildServer } from './server';
 import { seedStore, Store } from './store';
 import { FAST_TIMING, Timing } from './types';
 import { emptyWorld, loadWorldFile, parseWorld, World, WorldError } from './world';
+import { Workflows } from './workflows';
 
 export { parseWorld, WorldError, FAST_TIMING };
 export type { World, Timing };
@@ -34,7 +36,7 @@ export interface RunningEmulator {
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<RunningEmulator> {
   const world = typeof opts.world === 'string' ? loadWorldFile(opts.world) : (opts.world ?? emptyWorld());
   const timing: Timing = { ...FAST_TIMING, ...opts.timing };
-  const clock = new Clock();
+  const clock = new Clock(timing.speed);
   const stateFile = opts.statePath ? new StateFile(opts.statePath) : undefined;
   let store: Store;
   if (stateFile?.exists()) {
@@ -62,12 +64,15 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
 
   // The callback runs only after construction, once `simulation` exists.
   const deployments = new DeploymentsService(store, clock, () => url, (ids) => simulation.wake(ids));
-  const simulation = new Simulation(store, clock, deployments, timing, persistSoon);
+  const workflows = new Workflows(store, clock, deployments, () => timing.workflowDelayMs);
+  const deviceconfig = new DeviceconfigService(store, clock, workflows);
+  const simulation = new Simulation(store, clock, deployments, deviceconfig, workflows, timing, persistSoon);
   const ctx: EmulatorContext = {
     store,
     clock,
     timing,
     deployments,
+    deviceconfig,
     simulation,
     requestLog: new RequestLog(),
     faults: new Faults(),

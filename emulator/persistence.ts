@@ -25,7 +25,9 @@ export class StateFile {
     } catch (err) {
       throw new Error(`${this.file}: cannot read emulator state: ${(err as Error).message}`, { cause: err });
     }
-    if (snapshot.version !== 1) throw new Error(`${this.file}: unknown state version ${String(snapshot.version)}`);
+    if (snapshot.version !== 2) {
+      throw new Error(`${this.file}: emulator state of version ${String(snapshot.version)}, this emulator reads version 2; delete the file to start from the world again`);
+    }
     const files = new Map<string, Buffer>();
     if (existsSync(this.artifactDir)) {
       for (const name of readdirSync(this.artifactDir)) {

@@ -32,6 +32,18 @@ function urlPath(url: string): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
+/** The deployments service's request_size_limit (config/config.go: SettingMaxRequestSizeDefault). */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/**
+ * The deployments service's requestsize.Middleware (api/http/routing.go) covers its management
+ * API, except the artifact upload and generate routes, which have their own limits.
+ */
+function hasRequestSizeLimit(method: string, path: string): boolean {
+  if (!/^\/api\/management\/v[12]\/deployments\//.test(path)) return false;
+  return !(method === 'POST' && /^\/api\/management\/v1\/deployments\/artifacts(\/generate)?$/.test(path));
+}
+
 export function sendError(reply: FastifyReply, err: MenderError, requestId: string): FastifyReply {
   return reply.code(err.status).type('application/json').send(errorBody(err, requestId));
 }
@@ -94,6 +106,9 @@ export async function buildServer(ctx: EmulatorContext, opts: { log?: boolean } 
     }
     if (path.startsWith('/api/management/') && path !== LOGIN_PATH) {
       auth.management(req.headers.authorization);
+      if (hasRequestSizeLimit(req.method, path) && Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BYTES) {
+        return sendError(reply, new MenderError(413, 'http: request body too large'), req.id);
+      }
     } else if (path.startsWith('/api/devices/') && !DEVICE_OPEN.some((re) => re.test(path))) {
       req.deviceId = auth.device(req.headers.authorization);
     }

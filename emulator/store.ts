@@ -10,6 +10,7 @@ import {
   DeviceRecord,
 } from './types';
 import type { World } from './world';
+import type { DeployConfigurationJob } from './workflows';
 
 export class Store {
   readonly devices = new Map<string, DeviceRecord>();
@@ -22,6 +23,8 @@ export class Store {
   /** Device deployments of each device, oldest first. */
   readonly deviceHistory = new Map<string, DeviceDeploymentRecord[]>();
   readonly configs = new Map<string, DeviceConfigRecord>();
+  /** Workflows published and not yet run by the worker. */
+  workflowJobs: DeployConfigurationJob[] = [];
   readonly tokens = new Set<string>();
   readonly users = new Map<string, string>();
   jwtSecret = randomBytes(32).toString('hex');
@@ -49,7 +52,7 @@ export class Store {
 
   snapshot(): Snapshot {
     return {
-      version: 1,
+      version: 2,
       jwtSecret: this.jwtSecret,
       tokens: [...this.tokens],
       users: [...this.users].map(([email, password]) => ({ email, password })),
@@ -58,6 +61,7 @@ export class Store {
       deployments: [...this.deployments.values()],
       deviceDeployments: [...this.deviceHistory.values()].flat(),
       configs: [...this.configs.values()],
+      workflowJobs: this.workflowJobs,
     };
   }
 
@@ -74,13 +78,15 @@ export class Store {
       .sort((a, b) => a.created.localeCompare(b.created))
       .forEach((dd) => store.addDeviceDeployment(dd));
     s.configs.forEach((c) => store.configs.set(c.id, c));
+    store.workflowJobs = [...s.workflowJobs];
     for (const [id, buf] of files) store.artifactFiles.set(id, buf);
     return store;
   }
 }
 
 export interface Snapshot {
-  version: 1;
+  /** 2 since device deployments are made lazily (deployments carry their device list). */
+  version: 2;
   jwtSecret: string;
   tokens: string[];
   users: { email: string; password: string }[];
@@ -89,6 +95,7 @@ export interface Snapshot {
   deployments: DeploymentRecord[];
   deviceDeployments: DeviceDeploymentRecord[];
   configs: DeviceConfigRecord[];
+  workflowJobs: DeployConfigurationJob[];
 }
 
 /** A MAC address derived from the device id, so identity data is stable. */
@@ -100,7 +107,13 @@ function macFor(id: string): string {
 }
 
 /** Metadata for an artifact named in the world file, which has no file behind it. */
-export function worldArtifact(name: string, deviceTypes: string[], description: string, modified: string): ArtifactRecord {
+export function worldArtifact(
+  name: string,
+  deviceTypes: string[],
+  description: string,
+  modified: string,
+  provides: Record<string, string> = {},
+): ArtifactRecord {
   const key = `${name}\0${[...deviceTypes].sort().join(',')}`;
   const checksum = sha256Hex(`rootfs:${key}`);
   const size = 1024 * 1024 * (16 + (parseInt(checksum.slice(0, 4), 16) % 48));
@@ -118,7 +131,7 @@ export function worldArtifact(name: string, deviceTypes: string[], description: 
         metadata: {},
       },
     ],
-    provides: { artifact_name: name, 'rootfs-image.checksum': checksum, 'rootfs-image.version': name },
+    provides: { 'rootfs-image.checksum': checksum, 'rootfs-image.version': name, ...provides, artifact_name: name },
     depends: { device_type: [...deviceTypes] },
     clearsProvides: ['artifact_group', 'rootfs_image_checksum', 'rootfs-image.*'],
     size: size + 10240,
@@ -133,9 +146,11 @@ export function seedStore(world: World, nowIso: string): Store {
   world.tokens.forEach((t) => store.tokens.add(t));
   world.users.forEach((u) => store.users.set(u.email, u.password));
   for (const a of world.artifacts) {
-    const art = worldArtifact(a.name, a.device_types, a.description ?? '', nowIso);
+    const art = worldArtifact(a.name, a.device_types, a.description ?? '', nowIso, a.provides);
     store.artifacts.set(art.id, art);
   }
+  const providedVersion = (artifactName: string): string | undefined =>
+    world.artifacts.find((a) => a.name === artifactName)?.provides?.['rootfs-image.version'];
   for (const d of world.devices) {
     store.devices.set(d.id, {
       id: d.id,
@@ -144,10 +159,11 @@ export function seedStore(world: World, nowIso: string): Store {
         ...d.attributes,
         device_type: d.device_type,
         artifact_name: d.artifact_name,
-        'rootfs-image.version': d.artifact_name,
+        'rootfs-image.version': d.attributes?.['rootfs-image.version'] ?? providedVersion(d.artifact_name) ?? d.artifact_name,
       },
       tags: {},
       group: d.group,
+      ...(d.deviceconfig_provisioned === false ? { deviceconfigProvisioned: false } : {}),
       createdTs: nowIso,
       updatedTs: nowIso,
       behavior: { ...d.behavior },

@@ -15,6 +15,11 @@ export interface Behavior {
   slow?: boolean;
   /** Configuration deployments fail instead of being applied. */
   reject_config?: boolean;
+  /**
+   * Simulated milliseconds after the emulator starts before the device polls for the first
+   * time (a device still booting, or one whose poll interval has not come round yet).
+   */
+  first_poll_after_ms?: number;
 }
 
 /** Simulated device timing, in milliseconds of simulated time. */
@@ -27,9 +32,16 @@ export interface Timing {
   slowFactor: number;
   /** Real-time period of the simulation loop. */
   tickMs: number;
+  /**
+   * Delay of Mender's workflows service: how long after `deviceconfig …/deploy` answers the
+   * configuration deployment exists in the deployments service.
+   */
+  workflowDelayMs: number;
+  /** Simulated milliseconds per real millisecond (1: real time; 1000: a 30 s poll takes 30 ms). */
+  speed: number;
 }
 
-export const FAST_TIMING: Timing = { pollIntervalMs: 30, stepMs: 20, slowFactor: 10, tickMs: 10 };
+export const FAST_TIMING: Timing = { pollIntervalMs: 30, stepMs: 20, slowFactor: 10, tickMs: 10, workflowDelayMs: 40, speed: 1 };
 
 export type DeviceAuthStatus = 'accepted' | 'pending' | 'rejected' | 'preauthorized' | 'noauth';
 
@@ -39,6 +51,11 @@ export interface DeviceRecord {
   inventory: Record<string, AttributeValue>;
   tags: Record<string, AttributeValue>;
   group?: string;
+  /**
+   * False for a device deviceconfig never provisioned (accepted before the service ran): it has
+   * no configuration record until it reports one.
+   */
+  deviceconfigProvisioned?: boolean;
   createdTs: string;
   updatedTs: string;
   behavior: Behavior;
@@ -141,8 +158,15 @@ export interface DeploymentRecord {
   groups: string[];
   forceInstallation: boolean;
   filter?: FilterPredicate[];
+  /** The devices the deployment targets (Mender's `device_list`); a device's record is made when it polls. */
+  deviceList: string[];
+  /** Total number of devices targeted (`max_devices`). */
   maxDevices: number;
-  /** Counters per device status, kept up to date on every transition. */
+  /** Device deployment records made so far (`device_count`): devices that polled, or were aborted. */
+  deviceCount: number;
+  /** The stored overall status, changed only where mender-server changes it. */
+  status: DeploymentStatus;
+  /** Counters per device status: `pending` starts at max_devices; changed on each status update. */
   stats: Record<DeviceDeploymentStatus, number>;
 }
 
@@ -164,6 +188,8 @@ export interface DeviceDeploymentRecord {
   artifactId?: string;
   substate?: string;
   log?: DeploymentLogMessage[];
+  /** Set by DELETE …/devices/{id}/history: the record is hidden from every query. */
+  deleted?: string;
 }
 
 export interface DeviceConfigRecord {

@@ -41,7 +41,8 @@ export function deploymentView(
     artifact_name: d.artifactName,
     created: d.created,
     status: svc.status(d),
-    device_count: d.maxDevices,
+    // The records made so far (devices that polled), not the devices targeted.
+    device_count: d.deviceCount,
     artifacts: d.artifactIds,
     groups: d.groups,
     type: d.type,
@@ -113,7 +114,8 @@ export function releaseV2View(r: Release): Record<string, unknown> {
 export function configView(c: DeviceConfigRecord): Record<string, unknown> {
   const view: Record<string, unknown> = { id: c.id, configured: c.configured, reported: c.reported };
   if (c.deploymentId) view.deployment_id = c.deploymentId;
-  if (c.updatedTs) view.updated_ts = c.updatedTs;
+  // `updated_ts` has no omitempty in deviceconfig's model.Device: null until configured.
+  view.updated_ts = c.updatedTs ?? null;
   if (c.reportedTs) view.reported_ts = c.reportedTs;
   return view;
 }

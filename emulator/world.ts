@@ -17,6 +17,7 @@ const behavior = z
     offline: z.boolean().optional(),
     slow: z.boolean().optional(),
     reject_config: z.boolean().optional(),
+    first_poll_after_ms: z.number().int().nonnegative().optional(),
   })
   .strict();
 
@@ -29,6 +30,11 @@ const worldSchema = z
             name: z.string().min(1),
             device_types: z.array(z.string().min(1)).min(1),
             description: z.string().optional(),
+            /**
+             * The artifact's provides (e.g. a `rootfs-image.version` other than its name, as in
+             * Mender's own examples); a device that installs it reports them in its inventory.
+             */
+            provides: z.record(z.string().min(1), z.string()).optional(),
           })
           .strict(),
       )
@@ -44,6 +50,8 @@ const worldSchema = z
             identity: z.record(z.string(), attributeValue).optional(),
             group: z.string().optional(),
             behavior: behavior.optional(),
+            /** false: deviceconfig has no record of the device until the device reports one. */
+            deviceconfig_provisioned: z.boolean().optional(),
           })
           .strict(),
       )

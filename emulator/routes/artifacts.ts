@@ -51,10 +51,11 @@ function matchesV1(a: ArtifactRecord, query: Record<string, unknown>): boolean {
   const name = first(query.name);
   const description = first(query.description);
   const deviceType = first(query.device_type);
-  if (typeof name === 'string' && name && !a.name.includes(name)) return false;
-  if (typeof description === 'string' && description && !a.description.includes(description)) return false;
-  if (typeof deviceType === 'string' && deviceType && !a.deviceTypes.includes(deviceType)) return false;
-  return true;
+  // ListImages (store/mongo/datastore_mongo.go) matches each filter as a case-insensitive
+  // regular expression: a substring, in any case.
+  const contains = (value: string, part: unknown): boolean =>
+    typeof part !== 'string' || !part || value.toLowerCase().includes(part.toLowerCase());
+  return contains(a.name, name) && contains(a.description, description) && a.deviceTypes.some((t) => contains(t, deviceType)) ;
 }
 
 /** v2 matching: exact, or prefix when the value ends with `*`. */
@@ -79,7 +80,9 @@ export function registerArtifactRoutes(app: FastifyInstance, ctx: EmulatorContex
 
   app.get(`${V1}/artifacts/list`, async (req, reply) => {
     const query = req.query as Record<string, unknown>;
-    const page = parsePage(query, 20, 500);
+    // ListImages takes a per_page over the maximum as the default (20), without an error.
+    const perPage = Number(first(query.per_page));
+    const page = parsePage(Number.isInteger(perPage) && perPage > 500 ? { ...query, per_page: '20' } : query, 20, 500);
     const sort = String(first(query.sort) ?? 'name:asc');
     const [field, dir] = sort.split(':');
     if (!['name', 'modified'].includes(field) || !['asc', 'desc'].includes(dir)) throw badRequest(`invalid sort: ${sort}`);

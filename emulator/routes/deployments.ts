@@ -38,6 +38,11 @@ function timestamp(raw: unknown, name: string): number | undefined {
   return n;
 }
 
+/** Mender's numeric order of device deployment statuses (model/device_deployment.go), used to sort. */
+const STATUS_ORDER = new Map<string, number>(DEVICE_DEPLOYMENT_STATUSES.map((s, i) => [s, i]));
+const byStatusThenDevice = (a: DeviceDeploymentRecord, b: DeviceDeploymentRecord): number =>
+  STATUS_ORDER.get(a.status)! - STATUS_ORDER.get(b.status)! || a.deviceId.localeCompare(b.deviceId);
+
 /** Device deployment status filters accepted by Mender besides the plain statuses. */
 function matchesDeviceStatus(dd: DeviceDeploymentRecord, status: string | undefined): boolean {
   if (!status) return true;
@@ -135,9 +140,11 @@ export function registerDeploymentRoutes(app: FastifyInstance, ctx: EmulatorCont
 
   app.get(`${V1}/:id/statistics`, async (req) => ({ ...svc.get((req.params as { id: string }).id).stats }));
 
+  // Only the records that exist: a device that has not polled yet is in no list
+  // (GetDevicesListForDeployment, store/mongo/datastore_mongo.go).
   const devicesOf = (id: string): DeviceDeploymentRecord[] => {
     svc.get(id);
-    return [...(store.deploymentDevices.get(id)?.values() ?? [])];
+    return svc.records(id).sort(byStatusThenDevice);
   };
 
   app.get(`${V1}/:id/devices`, async (req) =>
@@ -158,13 +165,13 @@ export function registerDeploymentRoutes(app: FastifyInstance, ctx: EmulatorCont
   app.get(`${V1}/:id/device_list`, async (req) => {
     const { id } = req.params as { id: string };
     if (!isUuid(id)) throw badRequest('ID is not a valid UUID');
-    return devicesOf(id).map((dd) => dd.deviceId);
+    return svc.get(id).deviceList;
   });
 
   app.get(`${V1}/:id/devices/:deviceId/log`, async (req, reply) => {
     const { id, deviceId } = req.params as { id: string; deviceId: string };
     const dd = store.deploymentDevices.get(id)?.get(deviceId);
-    if (!dd || !dd.log || dd.log.length === 0) throw notFound('Deployment log not found');
+    if (!dd || dd.deleted || !dd.log || dd.log.length === 0) throw notFound('Deployment log not found');
     const text = dd.log.map((m) => `${m.timestamp} ${m.level}: ${m.message}`).join('\n') + '\n';
     return reply.type('text/plain').send(text);
   });
@@ -179,7 +186,10 @@ export function registerDeploymentRoutes(app: FastifyInstance, ctx: EmulatorCont
     const query = req.query as Record<string, unknown>;
     const page = parsePage(query, 20, 20);
     const status = deviceStatusFilter(query.status);
-    const history = (store.deviceHistory.get(id) ?? []).filter((dd) => matchesDeviceStatus(dd, status)).reverse();
+    // GetDeviceDeploymentsForDevice sorts by created, then status, both descending.
+    const history = (store.deviceHistory.get(id) ?? [])
+      .filter((dd) => !dd.deleted && matchesDeviceStatus(dd, status))
+      .sort((a, b) => b.created.localeCompare(a.created) || STATUS_ORDER.get(b.status)! - STATUS_ORDER.get(a.status)!);
     reply.header('X-Total-Count', String(history.length));
     return slicePage(history, page).map((dd) => ({
       id: dd.id,
@@ -189,12 +199,7 @@ export function registerDeploymentRoutes(app: FastifyInstance, ctx: EmulatorCont
   });
 
   app.delete(`${V1}/devices/:id/history`, async (req, reply) => {
-    const { id } = req.params as { id: string };
-    const history = store.deviceHistory.get(id);
-    if (history) {
-      const kept = history.filter((dd) => !FINISHED_STATUSES.has(dd.status));
-      store.deviceHistory.set(id, kept);
-    }
+    svc.deleteHistory((req.params as { id: string }).id);
     return reply.code(204).send();
   });
 }

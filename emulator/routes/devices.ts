@@ -89,7 +89,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: EmulatorContext,
   app.get('/api/devices/v1/deployments/download/configuration/:deploymentId/:deviceType/:deviceId', async (req, reply) => {
     const { deploymentId, deviceId } = req.params as { deploymentId: string; deviceType: string; deviceId: string };
     const dep = store.deployments.get(deploymentId);
-    if (!dep || dep.type !== 'configuration' || !store.deploymentDevices.get(deploymentId)?.has(deviceId)) {
+    if (!dep || dep.type !== 'configuration' || !svc.records(deploymentId).some((dd) => dd.deviceId === deviceId)) {
       throw notFound('Deployment not found');
     }
     return reply.type('application/json').send(dep.configuration ?? '{}');
@@ -113,11 +113,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: EmulatorContext,
 
   app.put('/api/devices/v1/deviceconfig/configuration', async (req, reply) => {
     const d = self(req.deviceId);
-    const reported = parseBody(reportedSchema, req.body);
-    const config = store.configs.get(d.id) ?? { id: d.id, configured: {}, reported: {} };
-    config.reported = reported;
-    config.reportedTs = ctx.clock.iso();
-    store.configs.set(d.id, config);
+    ctx.deviceconfig.report(d.id, parseBody(reportedSchema, req.body));
     return reply.code(204).send();
   });
 }

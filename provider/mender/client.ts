@@ -465,7 +465,7 @@ export class MenderClient {
       reported: data.reported ?? {},
       deployment_id: data.deployment_id,
       reported_ts: data.reported_ts,
-      updated_ts: data.updated_ts,
+      updated_ts: data.updated_ts ?? undefined,
     };
   }
 

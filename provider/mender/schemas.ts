@@ -159,7 +159,9 @@ function build() {
     reported: StringMap.optional(),
     deployment_id: z.string().optional(),
     reported_ts: z.string().optional(),
-    updated_ts: z.string().optional(),
+    // deviceconfig's model.Device has no omitempty on updated_ts: null for a record that only
+    // the device's own report created.
+    updated_ts: z.string().nullish(),
   });
 
   const NewConfigurationDeploymentResponse = z.object({

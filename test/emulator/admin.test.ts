@@ -103,7 +103,7 @@ describe('admin API', () => {
       ['put', `${M}/inventory/devices/00000000-0000-4000-8000-000000000000/group`, { group: 'g' }, 404],
       ['put', `${M}/inventory/devices/${DEV.canary}/group`, { group: 42 }, 400],
       ['post', `${M}/deviceconfig/configurations/device/00000000-0000-4000-8000-000000000000/deploy`, {}, 404],
-      ['put', `${M}/deployments/deployments/00000000-0000-4000-8000-000000000000/status`, { status: 'aborted' }, 404],
+      ['put', `${M}/deployments/deployments/00000000-0000-4000-8000-000000000000/status`, { status: 'aborted' }, 422],
       ['put', `${M}/deployments/deployments/not-a-uuid/status`, { status: 'aborted' }, 400],
     ];
     for (const [method, url, data, status] of bad) {
