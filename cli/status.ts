@@ -1,8 +1,7 @@
 import Table from 'cli-table3';
 import { Command } from 'commander';
-import { createMenderClient } from '../provider/mender';
+import { createMenderClient, runningArtifacts } from '../provider/mender';
 import type { MenderClient } from '../provider/mender';
-import { runningImages } from '../provider/mender-deployment';
 import { pulumiJson, queryPulumi } from './audit-source';
 
 /** The per-device summary the fleet program exports as `devices`. */
@@ -37,7 +36,7 @@ async function lastSoftwareDeployment(client: MenderClient, id: string): Promise
 /** Desired (from the stack's outputs) against actual (from Mender) for each device. */
 export async function fleetStatus(client: MenderClient, devices: Record<string, ExportedDevice>, options: { deployments?: boolean } = {}): Promise<DeviceStatus[]> {
   const ids = Object.keys(devices).sort();
-  const running = await runningImages(client, ids);
+  const running = await runningArtifacts(client, ids);
   return client.mapLimited(ids, async (id) => {
     const desired = devices[id];
     let configuration: DeviceStatus['configuration'] = 'none';

@@ -1,8 +1,8 @@
+import { RUNNING_ARTIFACT_ATTRIBUTE, SEARCH_CHUNK, chunks } from '../provider/mender/observed';
 import type { MenderClient } from '../provider/mender';
 import { ArtifactFacts, DeviceFacts, FleetFacts } from './plan';
 
-const ATTRIBUTES = ['device_type', 'rootfs-image.version', 'artifact_name', 'subscribed_branch'];
-const CHUNK = 500;
+const ATTRIBUTES = ['device_type', RUNNING_ARTIFACT_ATTRIBUTE, 'subscribed_branch'];
 
 /**
  * What Mender knows about the fleet's devices and images, read in bulk: one paged inventory
@@ -10,10 +10,8 @@ const CHUNK = 500;
  */
 export async function gatherFacts(client: MenderClient, deviceIds: string[]): Promise<FleetFacts> {
   const devices = new Map<string, DeviceFacts>();
-  const chunks: string[][] = [];
-  for (let i = 0; i < deviceIds.length; i += CHUNK) chunks.push(deviceIds.slice(i, i + CHUNK));
-  const found = await client.mapLimited(chunks, (ids) =>
-    client.searchDevices({ device_ids: ids, attributes: ATTRIBUTES.map((attribute) => ({ scope: 'inventory' as const, attribute })), per_page: CHUNK }),
+  const found = await client.mapLimited(chunks(deviceIds, SEARCH_CHUNK), (ids) =>
+    client.searchDevices({ device_ids: ids, attributes: ATTRIBUTES.map((attribute) => ({ scope: 'inventory' as const, attribute })), per_page: SEARCH_CHUNK }),
   );
   for (const device of found.flat()) {
     const attribute = (name: string) => {
@@ -23,7 +21,8 @@ export async function gatherFacts(client: MenderClient, deviceIds: string[]): Pr
     devices.set(device.id, {
       id: device.id,
       deviceType: attribute('device_type'),
-      artifactName: attribute('rootfs-image.version') ?? attribute('artifact_name'),
+      // As the deployments service judges "already installed": by artifact name.
+      artifactName: attribute(RUNNING_ARTIFACT_ATTRIBUTE),
       subscribedBranch: attribute('subscribed_branch'),
     });
   }

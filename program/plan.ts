@@ -7,7 +7,7 @@ import { renderConfiguration, RenderedConfiguration, SecretSource, TemplateRende
 export interface DeviceFacts {
   id: string;
   deviceType?: string;
-  /** The running image (`rootfs-image.version`, else `artifact_name`). */
+  /** The running image: the device's `artifact_name`, which Mender compares with the artifact's name. */
   artifactName?: string;
   /** A ring reported by the device itself; it overrides Git. */
   subscribedBranch?: string;

@@ -21,12 +21,14 @@ export function declareFleet(plan: Plan, rollout: RolloutPolicy): Record<string,
   for (const image of plan.images) {
     images.set(image.name, new ImageRelease(image.name, { artifactName: image.name, deviceTypes: image.deviceTypes }));
   }
+  const deploymentOf = new Map<string, MenderDeployment>();
   for (const deployment of plan.deployments) {
-    new MenderDeployment(
+    const resource = new MenderDeployment(
       deployment.image,
       { artifactName: deployment.image, devices: deployment.devices, namePrefix: plan.ring, rollout },
       { dependsOn: [images.get(deployment.image)!] },
     );
+    for (const device of deployment.devices) deploymentOf.set(device, resource);
   }
   for (const device of plan.devices) {
     if (!device.configuration) continue;
@@ -37,6 +39,10 @@ export function declareFleet(plan: Plan, rollout: RolloutPolicy): Record<string,
       values: Object.fromEntries(entries.filter(([key]) => !secret.has(key))),
       secretValues: pulumi.secret(Object.fromEntries(entries.filter(([key]) => secret.has(key)))),
       timeoutSeconds: rollout.timeoutSeconds,
+    }, {
+      // After the device's OS deployment: Mender hands a device its deployments oldest first,
+      // and a configuration is meant for the image the device is to run.
+      dependsOn: deploymentOf.has(device.id) ? [deploymentOf.get(device.id)!] : [],
     });
   }
   return Object.fromEntries(

@@ -1,16 +1,21 @@
 import { createHash } from 'node:crypto';
 import type * as pulumi from '@pulumi/pulumi';
-import { isNotFound } from './mender';
-import type { MenderClient } from './mender';
+import { chunks, FINISHED_DEVICE_STATUSES, isMenderApiError, runningArtifacts } from './mender';
+import type { Deployment, MenderClient } from './mender';
 import { menderClient } from './settings';
-import { RolloutError, watchRollout } from './rollout';
-import { MenderDeploymentInputs, MenderDeploymentOutputs } from './types';
+import { RolloutError, RolloutResult, watchRollout } from './rollout';
+import { MenderDeploymentInputs, MenderDeploymentOutputs, StatusCounts } from './types';
 
 const sortedUnique = (values: string[]) => [...new Set(values)].sort();
-const minus = (a: string[], b: string[]) => {
-  const drop = new Set(b);
-  return a.filter((x) => !drop.has(x));
-};
+
+/** Mender refuses longer deployment names (pkg/rules/sizes.go, deploymentNameSize). */
+export const MAX_DEPLOYMENT_NAME_LENGTH = 256;
+/**
+ * Devices per Mender deployment. The deployments service refuses bodies over 1 MiB
+ * (request_size_limit), about 26,000 device ids; larger sets are split into parts.
+ */
+export const DEFAULT_DEVICES_PER_DEPLOYMENT = 20_000;
+const MAX_DEVICES_PER_DEPLOYMENT = 25_000;
 
 /**
  * The Mender deployment name for a set of devices: the same artifact and devices always give
@@ -21,74 +26,183 @@ export function deploymentName(prefix: string, artifactName: string, devices: st
   return `${prefix}:${artifactName}:${devices.length}:${digest}`;
 }
 
-const RUNNING_IMAGE_ATTRIBUTES = ['rootfs-image.version', 'artifact_name'];
+/** What every name of this resource starts with; it tells this resource's deployments from others. */
+const namePrefixOf = (inputs: Pick<MenderDeploymentInputs, 'namePrefix' | 'artifactName'>) => `${inputs.namePrefix}:${inputs.artifactName}:`;
 
-/** What each device runs, from one bulk inventory search. Devices unknown to Mender are absent. */
-export async function runningImages(client: MenderClient, devices: string[]): Promise<Map<string, string | undefined>> {
-  const running = new Map<string, string | undefined>();
-  for (let i = 0; i < devices.length; i += 500) {
-    const found = await client.searchDevices({
-      device_ids: devices.slice(i, i + 500),
-      attributes: RUNNING_IMAGE_ATTRIBUTES.map((attribute) => ({ scope: 'inventory' as const, attribute })),
-      per_page: 500,
-    });
-    for (const device of found) {
-      const value = RUNNING_IMAGE_ATTRIBUTES.map((name) => device.attributes?.find((a) => a.scope === 'inventory' && a.name === name)?.value).find(
-        (v) => typeof v === 'string' && v !== '',
-      );
-      running.set(device.id, value as string | undefined);
-    }
-  }
-  return running;
+/** The longest name this resource can produce (the count and digest at their widest). */
+export function longestDeploymentName(inputs: Pick<MenderDeploymentInputs, 'namePrefix' | 'artifactName'>): number {
+  return deploymentName(inputs.namePrefix, inputs.artifactName, []).length - 1 + String(MAX_DEVICES_PER_DEPLOYMENT).length;
 }
 
-/** Aborts what is still pending for these devices in other deployments, as the seed's playbook does. */
-async function abortPendingElsewhere(client: MenderClient, devices: string[], keep?: string): Promise<void> {
-  const wanted = new Set(devices);
-  const active = [
-    ...(await client.listAllDeployments({ status: 'pending' })),
-    ...(await client.listAllDeployments({ status: 'inprogress' })),
-  ].filter((d) => d.id !== keep && d.type !== 'configuration');
-  const toAbort = new Set<string>();
-  for (const deployment of active) {
-    for (const device of await client.listDeploymentDevices(deployment.id, { status: 'pending' })) {
-      if (wanted.has(device.id)) toAbort.add(device.id);
-    }
-  }
-  await client.mapLimited([...toAbort], (id) => client.abortDeviceDeployments(id, { action: 'aborting its pending deployments' }));
+interface Watched {
+  id: string;
+  devices: string[];
+}
+
+/** The unfinished software deployments on the server (pending and in progress). */
+async function activeDeployments(client: MenderClient): Promise<Deployment[]> {
+  const [pending, inprogress] = await Promise.all([client.listAllDeployments({ status: 'pending', type: 'software' }), client.listAllDeployments({ status: 'inprogress', type: 'software' })]);
+  return [...pending, ...inprogress];
 }
 
 /**
- * A deployment already made for exactly this set, that can stand for a new one: still running,
- * or finished with every device now running the artifact.
+ * A deployment that can no longer finish by itself: DELETE …/deployments/devices/{id} gave a
+ * device an `aborted` record in it without counting it in the statistics (deployments
+ * app/app.go, updateDeviceDeploymentsStatus), so its pending counter never reaches zero.
  */
-async function adoptable(client: MenderClient, name: string, artifactName: string, devices: string[]): Promise<string | undefined> {
-  const candidates = (await client.findDeploymentsByName(name)).sort((a, b) => b.created.localeCompare(a.created));
-  const newest = candidates[0];
-  if (!newest) return undefined;
-  if (newest.status !== 'finished') return newest.id;
-  const running = await runningImages(client, devices);
-  return devices.every((id) => running.get(id) === artifactName) ? newest.id : undefined;
+async function cannotFinish(client: MenderClient, deployment: Deployment): Promise<boolean> {
+  const [statistics, abortedRecords] = await Promise.all([client.getDeploymentStatistics(deployment.id), client.countDeploymentDevices(deployment.id, 'aborted')]);
+  return abortedRecords > (statistics.aborted ?? 0);
 }
 
-async function deploy(client: MenderClient, inputs: MenderDeploymentInputs, devices: string[]) {
-  const name = deploymentName(inputs.namePrefix, inputs.artifactName, devices);
-  let id = await adoptable(client, name, inputs.artifactName, devices);
-  if (!id) {
-    await abortPendingElsewhere(client, devices);
-    ({ id } = await client.createDeployment(
-      { name, artifact_name: inputs.artifactName, devices, force_installation: inputs.rollout?.forceInstallation ?? false },
-      { artifactName: inputs.artifactName, deploymentName: name },
-    ));
-  }
+async function abortWhole(client: MenderClient, id: string, why: string): Promise<void> {
   try {
-    return { id, ...(await watchRollout(client, id, devices.length, inputs.rollout)) };
+    await client.abortDeployment(id, { action: `aborting it (${why})` });
+  } catch (error) {
+    // 422: it finished (or was aborted) in the meantime, which is what we wanted.
+    if (!(isMenderApiError(error) && error.status === 422)) throw error;
+  }
+}
+
+/** Devices of a deployment whose record says they are done with it. */
+async function finishedIn(client: MenderClient, id: string): Promise<Set<string>> {
+  return new Set((await client.listDeploymentDevices(id, { status: 'finished' })).map((d) => d.id));
+}
+
+/**
+ * Takes each device out of the unfinished deployments of others that list it, so that it does
+ * not install an older deployment first (a device takes its oldest deployment first). A
+ * deployment that lists only such devices is aborted as a whole; from one shared with other
+ * devices each device is aborted on its own (DELETE, once per deployment, as the server aborts
+ * one newer deployment per call), and the device's history must show it aborted there.
+ */
+async function releaseFromOthers(client: MenderClient, devices: string[], others: { deployment: Deployment; targets: string[] }[]): Promise<void> {
+  const wanted = new Set(devices);
+  const perDevice = new Map<string, Set<string>>();
+  for (const { deployment, targets } of others) {
+    const overlap = targets.filter((d) => wanted.has(d));
+    if (overlap.length === 0) continue;
+    if (overlap.length === targets.length) {
+      await abortWhole(client, deployment.id, `its devices get ${deployment.artifact_name} no more`);
+      continue;
+    }
+    for (const device of overlap) perDevice.set(device, (perDevice.get(device) ?? new Set()).add(deployment.id));
+  }
+  await client.mapLimited([...perDevice], async ([device, stale]) => {
+    for (let attempt = 0; attempt <= stale.size; attempt++) {
+      const history = await client.getDeviceDeploymentHistory(device, { maxItems: 100 });
+      const done = new Set(history.filter((h) => FINISHED_DEVICE_STATUSES.has(h.device.status)).map((h) => h.deployment.id));
+      if ([...stale].every((id) => done.has(id))) return;
+      await client.abortDeviceDeployments(device, { action: 'taking it out of an older deployment' });
+    }
+    throw new Error(`device ${device} is still in ${stale.size} other unfinished deployment(s) after aborting them one by one; look at its deployments in Mender`);
+  });
+}
+
+interface Converged {
+  watched: Watched[];
+  result: RolloutResult;
+  /** Devices of the set that already ran the artifact, so no deployment was made for them. */
+  alreadyRunning: number;
+}
+
+function sumCounts(results: RolloutResult[]): StatusCounts {
+  const total: StatusCounts = {};
+  for (const r of results) for (const [k, n] of Object.entries(r.statistics)) total[k] = (total[k] ?? 0) + n;
+  return total;
+}
+
+/**
+ * Makes the devices of the set run the artifact: adopts this resource's unfinished deployments
+ * that still fit the set (a crash, a retried create), aborts those that do not or can no
+ * longer finish, deploys to the devices that neither run the artifact nor are on their way to
+ * it (in parts, each under the server's request size), and waits for all of it.
+ */
+async function converge(client: MenderClient, inputs: MenderDeploymentInputs): Promise<Converged> {
+  const desired = sortedUnique(inputs.devices);
+  const wanted = new Set(desired);
+  const active = await activeDeployments(client);
+  const listed = await client.mapLimited(active, async (deployment) => ({ deployment, targets: await client.getDeploymentDeviceList(deployment.id) }));
+
+  const adopted: Watched[] = [];
+  const others: typeof listed = [];
+  for (const entry of listed) {
+    const { deployment, targets } = entry;
+    if (!deployment.name.startsWith(namePrefixOf(inputs)) || deployment.artifact_name !== inputs.artifactName) {
+      others.push(entry);
+    } else if (targets.some((d) => !wanted.has(d))) {
+      await abortWhole(client, deployment.id, 'devices left the set');
+    } else if (await cannotFinish(client, deployment)) {
+      await abortWhole(client, deployment.id, 'it can no longer finish');
+    } else {
+      adopted.push({ id: deployment.id, devices: targets });
+    }
+  }
+
+  const busy = new Set<string>();
+  for (const w of adopted) {
+    const done = await finishedIn(client, w.id);
+    for (const d of w.devices) if (!done.has(d)) busy.add(d);
+  }
+  const running = await runningArtifacts(client, desired);
+  const force = inputs.rollout?.forceInstallation ?? false;
+  const needing = desired.filter((d) => !busy.has(d) && (force || running.get(d) !== inputs.artifactName));
+  const alreadyRunning = desired.filter((d) => running.get(d) === inputs.artifactName && !busy.has(d)).length;
+
+  const created: Watched[] = [];
+  if (needing.length > 0) {
+    await releaseFromOthers(client, needing, others);
+    const size = inputs.rollout?.maxDevicesPerDeployment ?? DEFAULT_DEVICES_PER_DEPLOYMENT;
+    for (const part of chunks(needing, size)) {
+      const name = deploymentName(inputs.namePrefix, inputs.artifactName, part);
+      const { id } = await client.createDeployment(
+        { name, artifact_name: inputs.artifactName, devices: part, force_installation: force },
+        { artifactName: inputs.artifactName, deploymentName: name },
+      );
+      created.push({ id, devices: part });
+    }
+  }
+
+  // Nothing to deploy: a deployment this resource made for exactly this set, now finished,
+  // still stands for it (a create retried after the engine lost its answer).
+  if (adopted.length === 0 && created.length === 0) {
+    const name = deploymentName(inputs.namePrefix, inputs.artifactName, desired);
+    const [finished] = (await client.findDeploymentsByName(name)).sort((a, b) => b.created.localeCompare(a.created));
+    if (finished) return { watched: [{ id: finished.id, devices: desired }], alreadyRunning, result: { status: 'finished', statistics: {}, failedDevices: [] } };
+  }
+
+  const watched = [...adopted, ...created];
+  try {
+    const results = await Promise.all(watched.map((w) => watchRollout(client, w.id, w.devices.length, inputs.rollout)));
+    const status = results.find((r) => r.status !== 'finished')?.status ?? 'finished';
+    return {
+      watched,
+      alreadyRunning,
+      result: { status, statistics: sumCounts(results), failedDevices: sortedUnique(results.flatMap((r) => r.failedDevices)) },
+    };
   } catch (error) {
     if (error instanceof RolloutError) {
-      throw new Error(`${inputs.artifactName} to ${devices.length} device(s): ${error.message}`, { cause: error });
+      // A failing part stops the whole rollout of this image.
+      await Promise.all(watched.map((w) => abortWhole(client, w.id, 'another part of the rollout failed')));
+      throw new Error(`${inputs.artifactName} to ${needing.length + busy.size} device(s): ${error.message}`, { cause: error });
     }
     throw error;
   }
+}
+
+function outputsOf(inputs: MenderDeploymentInputs, previous: string[], done: Converged): MenderDeploymentOutputs {
+  const ids = done.watched.map((w) => w.id);
+  return {
+    ...inputs,
+    deploymentIds: [...new Set([...previous, ...ids])],
+    deploymentId: ids[ids.length - 1] ?? '',
+    activeDeploymentIds: ids,
+    status: done.watched.length === 0 ? 'up-to-date' : done.result.status,
+    statistics: done.result.statistics,
+    failedDevices: done.result.failedDevices,
+    alreadyRunning: done.alreadyRunning,
+    outOfSync: [],
+  };
 }
 
 export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentInputs, MenderDeploymentOutputs> = {
@@ -100,6 +214,19 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
     if (!inputs.namePrefix) failures.push({ property: 'namePrefix', reason: 'a name prefix (the ring) is required' });
     const ratio = inputs.rollout?.maxFailureRatio;
     if (ratio !== undefined && (ratio < 0 || ratio > 1)) failures.push({ property: 'rollout', reason: 'maxFailureRatio must be between 0 and 1' });
+    const perDeployment = inputs.rollout?.maxDevicesPerDeployment;
+    if (perDeployment !== undefined && !(Number.isInteger(perDeployment) && perDeployment >= 1 && perDeployment <= MAX_DEVICES_PER_DEPLOYMENT)) {
+      failures.push({ property: 'rollout', reason: `maxDevicesPerDeployment must be a whole number from 1 to ${MAX_DEVICES_PER_DEPLOYMENT} (Mender refuses request bodies over 1 MiB)` });
+    }
+    if (inputs.artifactName && inputs.namePrefix) {
+      const longest = longestDeploymentName(inputs);
+      if (longest > MAX_DEPLOYMENT_NAME_LENGTH) {
+        failures.push({
+          property: 'artifactName',
+          reason: `the Mender deployment names for ${inputs.artifactName} in ring ${inputs.namePrefix} would be up to ${longest} characters and Mender allows ${MAX_DEPLOYMENT_NAME_LENGTH}: use a shorter ring or artifact name`,
+        });
+      }
+    }
     return { inputs, failures };
   },
 
@@ -114,66 +241,51 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
   },
 
   async create(inputs) {
-    const client = menderClient();
-    const result = await deploy(client, inputs, inputs.devices);
-    return {
-      id: result.id,
-      outs: { ...inputs, deploymentIds: [result.id], deploymentId: result.id, status: result.status, statistics: result.statistics, failedDevices: result.failedDevices, outOfSync: [] },
-    };
+    const done = await converge(menderClient(), inputs);
+    const outs = outputsOf(inputs, [], done);
+    // A set that needed no deployment still is one resource: it is named by what it stands for.
+    return { id: outs.deploymentIds[0] ?? `${namePrefixOf(inputs)}up-to-date`, outs };
   },
 
   async read(id, props) {
     const client = menderClient();
     const old = props as MenderDeploymentOutputs;
-    let deployment, statistics;
-    try {
-      [deployment, statistics] = await Promise.all([client.getDeployment(old.deploymentId ?? id), client.getDeploymentStatistics(old.deploymentId ?? id)]);
-    } catch (error) {
-      // The server no longer knows the deployment (another server, or it was purged): the
-      // resource is gone, and the next up deploys again.
-      if (isNotFound(error)) return { id: undefined as unknown as string, props: undefined };
-      throw error;
+    const running = await runningArtifacts(client, old.devices);
+    // A device still targeted by an unfinished deployment of this resource is on its way,
+    // whether or not it has polled yet: not drifted.
+    const busy = new Set<string>();
+    let anyUnfinished = false;
+    for (const deploymentId of old.activeDeploymentIds ?? (old.deploymentId ? [old.deploymentId] : [])) {
+      let deployment;
+      try {
+        deployment = await client.getDeployment(deploymentId);
+      } catch (error) {
+        if (isMenderApiError(error) && error.status === 404) continue;
+        throw error;
+      }
+      if (deployment.status === 'finished') continue;
+      anyUnfinished = true;
+      const done = await finishedIn(client, deploymentId);
+      for (const d of await client.getDeploymentDeviceList(deploymentId)) if (!done.has(d)) busy.add(d);
     }
-    const running = await runningImages(client, old.devices);
-    // A device still being updated is converging, not drifted.
-    const busy = new Set(
-      deployment.status === 'finished' ? [] : (await client.listDeploymentDevices(deployment.id, { status: 'active' })).map((d) => d.id),
-    );
     const outOfSync = old.devices.filter((d) => running.has(d) && running.get(d) !== old.artifactName && !busy.has(d));
-    return {
-      id,
-      props: { ...old, status: deployment.status, statistics: Object.fromEntries(Object.entries(statistics).filter(([, n]) => n > 0)), outOfSync },
-    };
+    return { id, props: { ...old, status: anyUnfinished ? 'inprogress' : old.status, outOfSync } };
   },
 
   async update(_id, olds, news) {
-    const client = menderClient();
-    const removed = minus(olds.devices, news.devices);
-    await client.mapLimited(removed, (id) => client.abortDeviceDeployments(id, { action: 'aborting its pending deployments (removed from the set)' }));
-    const targets = sortedUnique([...minus(news.devices, olds.devices), ...(olds.outOfSync ?? []).filter((id) => news.devices.includes(id))]);
-    if (targets.length === 0) {
-      return { outs: { ...olds, ...news, outOfSync: [] } };
-    }
-    const result = await deploy(client, news, targets);
-    return {
-      outs: {
-        ...news,
-        deploymentIds: [...olds.deploymentIds, result.id],
-        deploymentId: result.id,
-        status: result.status,
-        statistics: result.statistics,
-        failedDevices: result.failedDevices,
-        outOfSync: [],
-      },
-    };
+    const done = await converge(menderClient(), news);
+    return { outs: outputsOf(news, olds.deploymentIds ?? [], done) };
   },
 
   async delete(_id, props) {
     const client = menderClient();
-    const deployment = await client.getDeployment(props.deploymentId).catch(() => undefined);
-    // Devices keep what they run; only a deployment still under way is stopped.
-    if (deployment && deployment.status !== 'finished') {
-      await client.abortDeployment(props.deploymentId).catch(() => undefined);
+    // Devices keep what they run; only deployments still under way are stopped.
+    for (const id of props.activeDeploymentIds ?? (props.deploymentId ? [props.deploymentId] : [])) {
+      const deployment = await client.getDeployment(id).catch((error: unknown) => {
+        if (isMenderApiError(error) && error.status === 404) return undefined;
+        throw error;
+      });
+      if (deployment && deployment.status !== 'finished') await abortWhole(client, id, 'its resource was deleted');
     }
   },
 };

@@ -29,6 +29,8 @@ export interface RolloutPolicy {
   forceInstallation?: boolean;
   /** How often to poll the deployment's statistics while waiting. */
   pollSeconds?: number;
+  /** Devices per Mender deployment; larger sets are split (default 20,000; Mender refuses bodies over 1 MiB). */
+  maxDevicesPerDeployment?: number;
 }
 
 export interface MenderDeploymentInputs {
@@ -45,8 +47,14 @@ export type StatusCounts = Record<string, number>;
 export interface MenderDeploymentOutputs extends MenderDeploymentInputs {
   /** Every Mender deployment this resource made or adopted, oldest first. */
   deploymentIds: string[];
+  /** The newest of them ('' when the last update needed none). */
   deploymentId: string;
+  /** The deployments the last create or update made or adopted (one per part of the set). */
+  activeDeploymentIds?: string[];
+  /** 'finished', 'inprogress' (not waited for), or 'up-to-date': every device ran the artifact, nothing was deployed. */
   status: string;
+  /** Devices of the set that already ran the artifact at the last create or update. */
+  alreadyRunning?: number;
   statistics: StatusCounts;
   failedDevices: string[];
   /** Devices of the set that do not run the artifact (found by read; the next update redeploys them). */

@@ -147,6 +147,7 @@ const P = {
   deploymentStatus: '/api/management/v1/deployments/deployments/{deployment_id}/status',
   deploymentStatistics: '/api/management/v1/deployments/deployments/{deployment_id}/statistics',
   deploymentDevices: '/api/management/v1/deployments/deployments/{deployment_id}/devices/list',
+  deploymentDeviceList: '/api/management/v1/deployments/deployments/{id}/device_list',
   deviceDeployments: '/api/management/v1/deployments/deployments/devices/{id}',
   inventorySearch: '/api/management/v2/inventory/filters/search',
   inventoryDevice: '/api/management/v1/inventory/devices/{id}',
@@ -400,12 +401,35 @@ export class MenderClient {
     return collect(this.iterateDeploymentDevices(id, options));
   }
 
+  /**
+   * How many device deployment records with this status the deployment has (one page of one,
+   * read from X-Total-Count). Records exist only for devices that polled, or were aborted.
+   */
+  async countDeploymentDevices(id: string, status: DeploymentDeviceStatusFilter): Promise<number> {
+    const spec: RequestSpec = { method: 'GET', path: P.deploymentDevices, pathParams: { deployment_id: id }, query: { status, page: 1, per_page: 1 }, context: { deploymentId: id } };
+    const { data, res } = await this.#t.json(spec, schemas().DeviceWithImageList);
+    return parseTotalCount(this.#t.header(res, 'x-total-count')) ?? data.length;
+  }
+
+  /**
+   * The devices a deployment targets (GET .../{id}/device_list): the constructor's list, whether
+   * or not the devices have polled yet.
+   */
+  async getDeploymentDeviceList(id: string, context?: MenderErrorContext): Promise<string[]> {
+    const { data } = await this.#t.json({ method: 'GET', path: P.deploymentDeviceList, pathParams: { id }, context: { deploymentId: id, ...context } }, schemas().DeviceIdList);
+    return data;
+  }
+
   /** PUT .../{id}/status {status:"aborted"}. A finished deployment answers 422 (a MenderApiError). */
   async abortDeployment(id: string, context?: MenderErrorContext): Promise<void> {
     await this.#t.send({ method: 'PUT', path: P.deploymentStatus, pathParams: { deployment_id: id }, body: { status: 'aborted' }, expect: [204], context: { deploymentId: id, ...context } });
   }
 
-  /** DELETE .../deployments/devices/{id}: aborts the device's active and pending deployments. */
+  /**
+   * DELETE .../deployments/devices/{id}. mender-server aborts the device's oldest active device
+   * deployment and at most one newer deployment listing it (whose statistics it leaves as
+   * they were); call it again for each further one.
+   */
   async abortDeviceDeployments(deviceId: string, context?: MenderErrorContext): Promise<void> {
     await this.#t.send({ method: 'DELETE', path: P.deviceDeployments, pathParams: { id: deviceId }, expect: [204], context: { deviceId, ...context } });
   }

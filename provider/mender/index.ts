@@ -1,4 +1,5 @@
 export * from './client';
+export { FINISHED_DEVICE_STATUSES, RUNNING_ARTIFACT_ATTRIBUTE, SEARCH_CHUNK, chunks, runningArtifacts } from './observed';
 export { MenderApiError, isMenderApiError, isNotFound, redact } from './errors';
 export type { MenderErrorContext, MenderErrorKind } from './errors';
 export { mapLimited, mapLimitedSettled, Semaphore } from './concurrency';

@@ -187,6 +187,7 @@ function build() {
     DeviceInventoryList: z.array(DeviceInventory),
     DeviceConfiguration,
     NewConfigurationDeploymentResponse,
+    DeviceIdList: z.array(z.string()),
     Jwt,
   };
 }

@@ -1,4 +1,4 @@
-import { RunningEmulator, startEmulator, World } from '../../emulator';
+import { RunningEmulator, startEmulator, Timing, World } from '../../emulator';
 
 export interface LoggedRequest {
   method: string;
@@ -20,6 +20,7 @@ export interface ApiDeployment {
   artifact_name: string;
   status: string;
   type?: string;
+  statistics?: { status: Record<string, number> };
 }
 
 export interface EmulatorHandle {
@@ -30,8 +31,8 @@ export interface EmulatorHandle {
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
 }
 
-export async function emulatorFor(world: World, token: string): Promise<EmulatorHandle> {
-  const emulator = await startEmulator({ world, port: 0 });
+export async function emulatorFor(world: World, token: string, timing?: Partial<Timing>): Promise<EmulatorHandle> {
+  const emulator = await startEmulator({ world, port: 0, timing });
   const call = async <T>(method: string, path: string, body: unknown, auth: boolean): Promise<T> => {
     const res = await fetch(`${emulator.url}${path}`, {
       method,

@@ -313,6 +313,11 @@ describe('pagination', () => {
   it('follows pages of a GET list (Link / X-Total-Count) and of deployment devices', async () => {
     const c = client({ perPage: 4 });
     const { id } = await c.createDeployment({ name: 'paging-deployment', artifact_name: 'release-2.0', devices: deviceIds.slice(0, 11) });
+    // Records appear as devices poll, and the list is sorted by status: paging is stable once
+    // every device is done.
+    const deadline = Date.now() + 20_000;
+    while ((await c.countDeploymentDevices(id, 'finished')) < 11 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await clearLog();
     const devices = await c.listDeploymentDevices(id);
     expect(devices.map((d) => d.id).sort()).toEqual(deviceIds.slice(0, 11));
     const pages = (await requestLog()).filter((r) => r.path.endsWith('/devices/list'));
@@ -422,6 +427,9 @@ describe('the endpoints the resources use', () => {
     const page = await c.listDeployments({ name: 'fleet-abc123', page: 1, per_page: 10 });
     expect(page.items.map((d) => d.id)).toEqual([id]);
 
+    // A device's history holds a deployment once the device has polled for it.
+    const deadline = Date.now() + 20_000;
+    while (!(await c.listDeploymentDevices(id)).some((d) => d.id === 'dev-011') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await c.abortDeviceDeployments('dev-010');
     await c.abortDeployment(id).catch((e) => {
       // The emulated devices may have finished already; a finished deployment cannot be aborted.

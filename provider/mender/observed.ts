@@ -1,0 +1,44 @@
+// What the fleet actually runs, as Mender's inventory says and as the deployments service
+// judges it: the device's `artifact_name` (deployments app/app_os.go, isAlreadyInstalled
+// compares the artifact_name a device reports, never rootfs-image.version).
+import type { MenderClient } from './client';
+import type { DeviceDeploymentStatus } from './schemas';
+
+/** Device deployment statuses after which a device is done with a deployment (model.IsDeviceDeploymentStatusFinished). */
+export const FINISHED_DEVICE_STATUSES: ReadonlySet<DeviceDeploymentStatus> = new Set<DeviceDeploymentStatus>([
+  'failure',
+  'aborted',
+  'success',
+  'noartifact',
+  'already-installed',
+  'decommissioned',
+]);
+
+/** The inventory attribute that says which artifact a device runs. */
+export const RUNNING_ARTIFACT_ATTRIBUTE = 'artifact_name';
+
+/** Devices per inventory search: Mender's largest page. */
+export const SEARCH_CHUNK = 500;
+
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * The artifact each device runs, from one inventory search per 500 devices (bounded by the
+ * client's concurrency). Devices unknown to Mender are absent; a device that reports no
+ * artifact maps to undefined.
+ */
+export async function runningArtifacts(client: MenderClient, devices: readonly string[]): Promise<Map<string, string | undefined>> {
+  const running = new Map<string, string | undefined>();
+  const pages = await client.mapLimited(chunks(devices, SEARCH_CHUNK), (ids) =>
+    client.searchDevices({ device_ids: ids, attributes: [{ scope: 'inventory', attribute: RUNNING_ARTIFACT_ATTRIBUTE }], per_page: SEARCH_CHUNK }),
+  );
+  for (const device of pages.flat()) {
+    const value = device.attributes?.find((a) => a.scope === 'inventory' && a.name === RUNNING_ARTIFACT_ATTRIBUTE)?.value;
+    running.set(device.id, typeof value === 'string' && value !== '' ? value : undefined);
+  }
+  return running;
+}
