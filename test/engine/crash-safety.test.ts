@@ -202,8 +202,11 @@ describe('pulumi up killed while a deployment is being created', () => {
     const devices = await emu.api<{ id: string; status: string }[]>('GET', `${CREATE_DEPLOYMENT}/${made[0].id}/devices/list`);
     expect(devices.map((d) => [d.id, d.status]).sort()).toEqual([[OFFLINE, 'success'], [SLOW, 'success']].sort());
     // The deployment of a device outside the set was left alone.
+    // (The offline device has not polled, so it has no device deployment there; nothing aborted it.)
     const byHand = software.find((d) => d.name === 'by-hand')!;
-    expect((await emu.api<{ id: string; status: string }[]>('GET', `${CREATE_DEPLOYMENT}/${byHand.id}/devices/list`))[0].status).toBe('pending');
+    expect(byHand.status).toBe('pending');
+    expect(await emu.api('GET', `${CREATE_DEPLOYMENT}/${byHand.id}/device_list`)).toEqual([ELSEWHERE]);
+    expect(await emu.api('GET', `${CREATE_DEPLOYMENT}/devices/${ELSEWHERE}`)).toEqual([]);
 
     // 6. And the state now records the adopted deployment: a further up changes nothing.
     await emu.clearRequests();
