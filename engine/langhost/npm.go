@@ -51,11 +51,7 @@ func lockedDependencies(programDir string, transitive bool) ([]dependency, error
 	var lock struct {
 		// Lock file versions 2 and 3: every installed folder by its path ("node_modules/a",
 		// "node_modules/a/node_modules/b"); "" is the project itself.
-		Packages map[string]struct {
-			Name    string `json:"name"`
-			Version string `json:"version"`
-			Link    bool   `json:"link"`
-		} `json:"packages"`
+		Packages map[string]lockedPackage `json:"packages"`
 		// Lock file version 1: a tree by package name.
 		Dependencies map[string]lockV1 `json:"dependencies"`
 	}
@@ -65,27 +61,33 @@ func lockedDependencies(programDir string, transitive bool) ([]dependency, error
 
 	type entry struct {
 		dependency
+		folder   string // the name package.json uses, that of the folder in node_modules
 		topLevel bool
 	}
 	var all []entry
 	if lock.Packages != nil {
 		for path, p := range lock.Packages {
 			at := strings.LastIndex(path, "node_modules/")
-			if path == "" || at < 0 || p.Link {
-				continue // the project, a workspace folder, or a link to one
+			if at < 0 {
+				continue // the project itself, or a folder of it that a link points to
 			}
-			name := path[at+len("node_modules/"):]
+			if p.Link {
+				// A `file:` dependency or a workspace: the folder's own entry has the version.
+				p = lock.Packages[p.Resolved]
+			}
+			folder := path[at+len("node_modules/"):]
+			name := folder
 			if p.Name != "" {
 				name = p.Name // an alias ("x": "npm:y@1") installs y under the folder x
 			}
 			// Top level: installed right in the project's node_modules, where Node resolves it first.
-			all = append(all, entry{dependency{name, p.Version}, at == 0})
+			all = append(all, entry{dependency{name, p.Version}, folder, at == 0})
 		}
 	} else {
 		var visit func(deps map[string]lockV1, top bool)
 		visit = func(deps map[string]lockV1, top bool) {
 			for name, d := range deps {
-				all = append(all, entry{dependency{name, d.Version}, top})
+				all = append(all, entry{dependency{name, d.Version}, name, top})
 				visit(d.Dependencies, false)
 			}
 		}
@@ -115,7 +117,7 @@ func lockedDependencies(programDir string, transitive bool) ([]dependency, error
 	seen := map[dependency]bool{}
 	var out []dependency
 	for _, e := range all {
-		if direct != nil && (!e.topLevel || !direct[e.name]) {
+		if direct != nil && (!e.topLevel || !direct[e.folder]) {
 			continue
 		}
 		if !seen[e.dependency] {
@@ -130,6 +132,13 @@ func lockedDependencies(programDir string, transitive bool) ([]dependency, error
 		return out[i].version < out[j].version
 	})
 	return out, nil
+}
+
+type lockedPackage struct {
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Link     bool   `json:"link"`
+	Resolved string `json:"resolved"`
 }
 
 type lockV1 struct {

@@ -50,11 +50,12 @@ func TestProgramDependenciesComeFromTheLockFile(t *testing.T) {
 		}
 		return dependencyList(resp.Dependencies)
 	}
-	// Direct: what package.json names; the alias is listed under the package it installs.
-	if got := get(false, dir); got != "@pulumi/pulumi@3.248.0 jest@30.5.2" {
+	// Direct: what package.json names; the alias is listed under the package it installs, the
+	// linked workspace folder with its own version.
+	if got := get(false, dir); got != "@pulumi/pulumi@3.248.0 jest@30.5.2 left-pad@1.3.0" {
 		t.Errorf("direct: %s", got)
 	}
-	if got := get(true, dir); got != "@pulumi/pulumi@3.248.0 jest@30.5.2 left-pad@1.3.0 semver@6.3.1 semver@7.7.3" {
+	if got := get(true, dir); got != "@pulumi/pulumi@3.248.0 jest@30.5.2 left-pad@1.3.0 semver@6.3.1 semver@7.7.3 tool@0.1.0" {
 		t.Errorf("transitive: %s", got)
 	}
 	// A program in a subfolder uses the lock file above it (a workspace keeps one at its root).
@@ -62,7 +63,7 @@ func TestProgramDependenciesComeFromTheLockFile(t *testing.T) {
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if got := get(false, sub); got != "@pulumi/pulumi@3.248.0 jest@30.5.2" {
+	if got := get(false, sub); got != "@pulumi/pulumi@3.248.0 jest@30.5.2 left-pad@1.3.0" {
 		t.Errorf("from a subfolder: %s", got)
 	}
 }

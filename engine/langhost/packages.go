@@ -42,13 +42,20 @@ type pluginScan struct {
 // files inside node_modules only; policy packs are skipped, their plugins are not the program's.
 func scanPlugins(programDir string) pluginScan {
 	scan := pluginScan{sdkVersions: map[string]semver.Version{}}
-	seen := map[string]bool{}
+	// A folder is read once outside node_modules and once inside: npm links a `file:`
+	// dependency (often a folder of the project itself) into node_modules, and only there is
+	// its package.json a package's. The links cannot loop more than that.
+	type visit struct {
+		dir           string
+		inNodeModules bool
+	}
+	seen := map[visit]bool{}
 	var walk func(dir string, inNodeModules bool)
 	walk = func(dir string, inNodeModules bool) {
-		if seen[dir] {
+		if seen[visit{dir, inNodeModules}] {
 			return
 		}
-		seen[dir] = true
+		seen[visit{dir, inNodeModules}] = true
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			scan.problems = append(scan.problems, fmt.Errorf("reading %s: %w", dir, err))

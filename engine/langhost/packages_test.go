@@ -32,12 +32,17 @@ func pluginTree(t *testing.T) string {
 		"policy/PulumiPolicy.yaml":                        "runtime: nodejs\n",
 		"policy/node_modules/@pulumi/azure/package.json":  `{"name": "@pulumi/azure", "version": "6.0.0", "pulumi": {"resource": true}}`,
 		"elsewhere/node_modules/@pulumi/tls/package.json": `{"name": "@pulumi/tls", "version": "5.0.0", "pulumi": {"resource": true}}`,
+		"local/probe/package.json":                        `{"name": "@acme/probe", "version": "0.3.0", "pulumi": {"resource": true, "name": "fleetprobe"}}`,
 	})
-	// A linked package (npm install of a folder), and a link that loops back to the program.
+	// A linked package (npm install of a folder), and a link that loops back into node_modules.
 	if err := os.Symlink(filepath.Join(dir, "elsewhere", "node_modules", "@pulumi", "tls"), filepath.Join(dir, "node_modules", "@pulumi", "tls")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(dir, filepath.Join(dir, "node_modules", "loop")); err != nil {
+	// npm links a `file:` dependency, here a folder of the program read before node_modules.
+	if err := os.Symlink(filepath.Join(dir, "local", "probe"), filepath.Join(dir, "node_modules", "probe")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "node_modules", "x"), filepath.Join(dir, "node_modules", "x", "node_modules", "loop")); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -69,6 +74,7 @@ func TestRequiredPackagesComeFromTheNodeModulesScan(t *testing.T) {
 	want := strings.Join([]string{
 		"resource aws v7.0.0",
 		"resource ext v1.0.0 parameterized ext@1.0.0 \x01\x02",
+		"resource fleetprobe v0.3.0",
 		"resource github v6.15.0",
 		"resource mender v2.1.0 from https://plugins.example.org/",
 		"resource random v4.16.0",
@@ -89,7 +95,7 @@ func TestRequiredPackagesComeFromTheNodeModulesScan(t *testing.T) {
 	for _, p := range plugins.Plugins {
 		names = append(names, p.Kind+" "+p.Name+" "+p.Version)
 	}
-	if got := strings.Join(names, ", "); got != "resource aws v7.0.0, resource ext v1.0.0, resource github v6.15.0, resource mender v2.1.0, resource random v4.16.0, resource tls v5.0.0" {
+	if got := strings.Join(names, ", "); got != "resource aws v7.0.0, resource ext v1.0.0, resource fleetprobe v0.3.0, resource github v6.15.0, resource mender v2.1.0, resource random v4.16.0, resource tls v5.0.0" {
 		t.Fatalf("plugins: %s", got)
 	}
 }
