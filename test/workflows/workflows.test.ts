@@ -218,7 +218,7 @@ describe('the workflows', () => {
     }
   });
 
-  it('ask pulumi/actions for the pinned CLI version, so it uses the one scripts/engine built', () => {
+  it('ask pulumi/actions for the pinned CLI version, so it uses the one the set-up put on PATH', () => {
     for (const f of files) {
       for (const job of Object.values(wf[f].jobs)) {
         for (const s of pulumiSteps(job)) {
@@ -228,6 +228,42 @@ describe('the workflows', () => {
         }
       }
     }
+  });
+
+  it("install Pulumi's official CLI and language host (pulumi/actions, install only) at the pinned version, before scripts/engine", () => {
+    const steps = setupAction.runs.steps;
+    const officialAt = steps.findIndex((s) => s.uses === PULUMI_ACTION);
+    const engineAt = steps.findIndex((s) => s.run?.includes('bash scripts/engine | tail -n 1'));
+    expect(officialAt).toBeGreaterThan(steps.findIndex((s) => s.run?.includes('npm ci')));
+    expect(engineAt).toBeGreaterThan(officialAt);
+    const official = steps[officialAt];
+    // No command: the action installs the CLI (with its language hosts) and stops.
+    expect(official.with).toEqual({ 'pulumi-version': pulumiVersion });
+    expect(official.id).toBe('official-pulumi');
+    // Where it cannot be installed the set-up goes on to the project's build.
+    expect(official['continue-on-error']).toBe(true);
+    // scripts/engine runs either way: it takes the pinned CLI found on PATH and says which host it is.
+    expect(steps[engineAt].if).toBeUndefined();
+  });
+
+  it.each([
+    { official: 'success', cacheHit: 'false', built: [] },
+    { official: 'failure', cacheHit: 'true', built: ['actions/cache@v4'] },
+    { official: 'failure', cacheHit: 'false', built: ['actions/cache@v4', 'actions/setup-go@v5'] },
+  ])('set up the project\'s own engine build only where the official one cannot be installed (official install: $official, cache hit: $cacheHit)', ({ official, cacheHit, built }) => {
+    // The step conditions are comparisons of step outputs joined by &&; evaluated here as GitHub would.
+    const contexts: Record<string, string> = { 'steps.official-pulumi.outcome': official, 'steps.engine-cache.outputs.cache-hit': cacheHit };
+    const runs = (condition: string | undefined): boolean => condition === undefined || condition.split(' && ').every((part) => {
+      const m = /^([\w.-]+) (!=|==) '([^']*)'$/.exec(part.trim());
+      if (!m || !(m[1] in contexts)) throw new Error(`not understood: ${part}`);
+      return (contexts[m[1]] === m[3]) === (m[2] === '==');
+    });
+    const ran = setupAction.runs.steps.filter((s) => runs(s.if)).map((s) => s.uses ?? s.name);
+    expect(ran.filter((u) => u === 'actions/cache@v4' || u === 'actions/setup-go@v5')).toEqual(built);
+    expect(ran).toEqual(expect.arrayContaining([PULUMI_ACTION, 'Pulumi engine on PATH']));
+    // The cache key covers what scripts/engine hashes, less the language host's tests.
+    const cache = setupAction.runs.steps.find((s) => s.uses === 'actions/cache@v4')!;
+    expect(cache.with?.key).toBe("pulumi-engine-${{ runner.os }}-${{ hashFiles('package-lock.json', 'engine/go.mod', 'engine/go.sum', 'engine/langhost/*.go', '!engine/langhost/*_test.go') }}");
   });
 
   it('have a timeout on every job (nothing hangs)', () => {
