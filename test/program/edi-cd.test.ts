@@ -1,6 +1,6 @@
 // The two edi-cd layouts, as fleets written for the tests (test/fixtures/edi-cd-talk and
 // test/fixtures/edi-cd-current): they validate as they are and plan the configurations Ansible
-// renders from them. The expected maps are worked out by hand from Ansible's rules.
+// renders from them (edi-cd-expected.ts, worked out by hand from Ansible's rules).
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { formatIssue } from '../../program/description/issues';
@@ -8,13 +8,9 @@ import { loadFleet } from '../../program/description/load';
 import { validateFleetOffline } from '../../program/description/validate';
 import { DeviceFacts, planRing } from '../../program/plan';
 import { repoRoot } from '../helpers/pulumi';
+import { CURRENT, CURRENT_EXPECTED, INFLUX_TOKEN, RUNNER_TOKEN, TALK, TALK_EXPECTED } from './edi-cd-expected';
 
-export const TALK = path.join(repoRoot, 'test', 'fixtures', 'edi-cd-talk');
-export const CURRENT = path.join(repoRoot, 'test', 'fixtures', 'edi-cd-current');
-const RUNNER_TOKEN = 'ghp-runner-5b1e';
-const INFLUX_TOKEN = 'influx-9c2d';
 const secrets = (env: Record<string, string>) => ({ env, config: {}, secretConfigKeys: new Set<string>() });
-
 const facts = (devices: [string, string][]) => ({ devices: new Map<string, DeviceFacts>(devices.map(([id, deviceType]) => [id, { id, deviceType, artifactName: 'older' }])) });
 const talkFacts = facts([
   ['93edb46f-7c44-45d5-a16b-a333d14c33a2', 'pi4-v3-arm64'],
@@ -31,59 +27,6 @@ const currentFacts = facts([
   ['dd24fda7-7ad3-4fc9-b148-0d05c018becb', 'pi3-v3-arm64'],
   ['e7580a18-c979-4e41-bedc-c06f1695954e', 'pi2-armhf'],
 ]);
-
-const kiosk = (url: string) => ({ kiosk_url: url, playbook_url: 'https://github.com/example-org/kiosk-playbook', playbook_version: 'main', playbook_needs_reboot: 'false' });
-
-/** What Ansible renders for the talk-era fleet, per ring: device → [image, configuration]. */
-export const TALK_EXPECTED: Record<string, Record<string, [string, Record<string, string> | undefined]>> = {
-  main: {
-    '4d215467-e6e2-47c8-abc7-3e99469faa4d': ['2026-11-02-pi4-bullseye-arm64-gitops', kiosk('https://kiosk.example.org/lobby')],
-    '77fbf145-4cb7-498d-a1d7-35a0089d5ede': ['2026-11-02-pi3-bullseye-arm64-gitops', kiosk('https://docs.example.org/hall')],
-    'a937754e-d6ef-445c-bde4-22b13358b478': ['2026-11-02-pi2-bullseye-armhf', undefined],
-  },
-  production: {
-    '93edb46f-7c44-45d5-a16b-a333d14c33a2': [
-      '2026-11-02-pi4-bullseye-arm64-gitops',
-      {
-        playbook_url: 'https://github.com/example-org/actions-runner-playbook.git',
-        playbook_version: 'main',
-        github_account: 'example-org',
-        github_repo: 'hil-tests',
-        access_token: RUNNER_TOKEN,
-        reinstall_runner: 'yes',
-      },
-    ],
-    'bc195395-7da8-4d49-a0d2-57e3bbdd7252': ['2026-11-02-pi3-bullseye-arm64-gitops', kiosk('https://kiosk.example.org/shop')],
-  },
-};
-
-const monitoring = { monitoring_enabled: 'true', monitoring_influxdb_server: 'influx.example.org', monitoring_influxdb_bucket: 'fleet-bucket', monitoring_influxdb_http_token: INFLUX_TOKEN, monitoring_influxdb_org: 'example-fleet' };
-const runner = (labels: string) => ({ gharunner_enabled: 'true', gharunner_github_account: 'example-org', gharunner_github_repo: 'hil-tests', gharunner_access_token: RUNNER_TOKEN, gharunner_runner_labels: labels });
-
-/** What Ansible renders from edge-configuration.json for the current-layout fleet, per ring. */
-export const CURRENT_EXPECTED: Record<string, Record<string, [string, Record<string, string>]>> = {
-  main: {
-    'dcfc89b8-2a77-4f60-a708-1fe701e77823': [
-      '2026-11-02-pi4-gitops-bookworm-arm64',
-      { playbook_url: 'edge-playbook', playbook_version: '2.0.3', ...monitoring, ...runner('rpi4,ARM64'), expected_os_image: '2026-11-02-pi4-gitops-bookworm-arm64' },
-    ],
-    'e7580a18-c979-4e41-bedc-c06f1695954e': ['2026-11-02-pi2-gitops-bookworm-armhf', { playbook_url: 'edge-playbook', playbook_version: '2.1.0', expected_os_image: '2026-11-02-pi2-gitops-bookworm-armhf' }],
-    'f3c89826-a324-4edd-9408-b13292a0073a': [
-      '2026-11-02-pi4-gitops-bookworm-arm64',
-      { playbook_url: 'edge-playbook', playbook_version: '2.0.3', ...monitoring, kiosk_enabled: 'true', kiosk_kiosk_url: 'https://kiosk.example.org/lobby', expected_os_image: '2026-11-02-pi4-gitops-bookworm-arm64' },
-    ],
-  },
-  develop: {
-    '2b76c873-153d-4e0c-b95c-1f1f2d882ec1': ['2026-11-02-pi3-gitops-trixie-arm64', { playbook_url: 'edge-playbook', playbook_version: '2.1.0', expected_os_image: '2026-11-02-pi3-gitops-trixie-arm64' }],
-    '598b2b43-2f8e-4bac-8cd7-b6902b783623': [
-      '2026-11-20-pi5-gitops-trixie-arm64',
-      { playbook_url: 'edge-playbook', playbook_version: '2.2.0-rc1', ...runner('rpi5'), expected_os_image: '2026-11-20-pi5-gitops-trixie-arm64' },
-    ],
-  },
-  production: {
-    'dd24fda7-7ad3-4fc9-b148-0d05c018becb': ['2026-11-02-pi3-gitops-trixie-arm64', { playbook_url: 'edge-playbook', playbook_version: '2.1.0', expected_os_image: '2026-11-02-pi3-gitops-trixie-arm64' }],
-  },
-};
 
 function planned(dir: string, deviceFacts: typeof talkFacts, ring: string, env: Record<string, string>) {
   const plan = planRing(loadFleet(dir), deviceFacts, { ring, secrets: secrets(env) });
