@@ -9,8 +9,13 @@
 //   The talk's runner template relies on it: `(t if (t | length > 0)) | mandatory('…')`.
 // - A template that is one expression (`"{{ images }}"`) yields that expression's value, not its
 //   text, as Ansible's variables do, so a variable can hold a list built from another.
+// - Printed values are Python's: True, False, ['a', 'b'] (nunjucks: true, false, a,b).
 // - Nunjucks locates no error raised inside a filter or a function, so `mandatory`, `lookup`
 //   and the undefined check get the line they stand on as an argument.
+//
+// The parser, compiler and node classes used here are nunjucks' own modules, not its documented
+// API; package.json pins nunjucks to an exact version, and test/program/ansible-variables.test.ts
+// covers each rewrite.
 import * as nunjucks from 'nunjucks';
 
 /** The parts of nunjucks' syntax tree this module reads and builds (nunjucks ships no types for them). */
