@@ -32,7 +32,9 @@ async function stop(summary: string, issues: FleetIssue[]): Promise<never> {
 }
 
 async function main() {
-  const offline = validateFleetOffline(fleetDir, secrets);
+  const strict = fleetConfig.getBoolean('strict') ?? false;
+  const offline = validateFleetOffline(fleetDir, secrets, { strict, templates: fleetConfig.get('templates') || undefined });
+  for (const warning of offline.warnings) pulumi.log.warn(formatIssue(warning));
   if (!offline.fleet) {
     return stop(`the fleet description in ${fleetDir} has ${offline.issues.length} error(s); nothing was sent to Mender`, offline.issues);
   }
@@ -48,14 +50,14 @@ async function main() {
     throw new pulumi.RunError(`cannot read the fleet's facts from Mender: ${(error as Error).message}`);
   }
 
-  const plan = planRing(fleet, facts, { ring, strict: fleetConfig.getBoolean('strict') ?? false, secrets });
+  const plan = planRing(fleet, facts, { ring, strict, secrets, defaultRing: fleetConfig.get('defaultRing') || undefined });
   for (const warning of plan.warnings) pulumi.log.warn(formatIssue(warning));
   if (plan.errors.length > 0) {
     return stop(`the fleet cannot be planned for ring ${ring} (${plan.errors.length} error(s)); nothing was sent to Mender`, plan.errors);
   }
 
-  // Promotion gate (program/promotion.ts, README, "Promotion gate"): production deploys only images that
-  // finished on canary, unless fleet:promotionOverride names the image with a reason.
+  // Promotion gate (program/promotion.ts, README, "Promotion gate"): a ring deploys only images that
+  // finished on the ring fleet:promoteFrom names, unless fleet:promotionOverride names the image with a reason.
   const gate = await enforcePromotionGate(menderClient(), plan, { promoteFrom: fleetConfig.get('promoteFrom'), overrides: fleetConfig.getObject('promotionOverride') }).catch((error: Error) => {
     throw new pulumi.RunError(`cannot check the promotion gate of ring ${ring}: ${error.message}`);
   });

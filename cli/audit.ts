@@ -13,7 +13,7 @@ export function registerAuditCommand(program: Command): void {
   program
     .command('audit')
     .description("each update of a ring's stack: when, which commit, by whom, and what changed on the fleet")
-    .requiredOption('--stack <ring>', 'the ring stack (canary, production, or organization/fleet/<ring>)')
+    .requiredOption('--stack <ring>', 'the ring stack (its branch name, e.g. canary or production, or organization/fleet/<ring>)')
     .option('--from <version>', 'first update to show', version)
     .option('--to <version>', 'last update to show', version)
     .option('--json', 'machine-readable entries')

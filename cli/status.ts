@@ -120,7 +120,7 @@ export function registerStatusCommand(program: Command): void {
   program
     .command('status')
     .description('desired versus actual per device of a ring (image, configuration, last deployment), live from Mender')
-    .requiredOption('--stack <ring>', 'the ring stack (canary, production)')
+    .requiredOption('--stack <ring>', 'the ring stack (its branch name, e.g. canary or production)')
     .option('--json', 'machine-readable rows')
     .action(async (opts: { stack: string; json?: boolean }) => {
       const rows = await ringStatus({ stack: opts.stack });

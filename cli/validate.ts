@@ -7,11 +7,15 @@ import { validateFleetOffline } from '../program/description/validate';
 export function registerValidateCommand(program: Command): void {
   program
     .command('validate')
-    .description('check the fleet description offline (files, keys, device ids, templates)')
+    .description('check the fleet description offline (files, keys, device ids, variables, templates)')
     .option('--fleet <dir>', 'the fleet description folder', 'fleet')
-    .action((opts: { fleet: string }) => {
+    .option('--templates <dir>', 'the template folder inside the fleet folder (default: templates/, then roles/apply_configuration/templates/)')
+    .option('--strict', 'host_vars of devices not in the inventory are errors, not warnings', false)
+    .action((opts: { fleet: string; templates?: string; strict: boolean }) => {
       const dir = path.resolve(opts.fleet);
-      const { fleet, issues } = validateFleetOffline(dir, { env: process.env, config: {}, secretConfigKeys: new Set() });
+      // lookup('env', …) reads this process's environment, as the program does in CI.
+      const { fleet, issues, warnings } = validateFleetOffline(dir, { env: process.env, config: {}, secretConfigKeys: new Set() }, { strict: opts.strict, templates: opts.templates });
+      for (const warning of warnings) console.error(`warning: ${formatIssue(warning)}`);
       if (!fleet) {
         for (const issue of issues) console.error(formatIssue(issue));
         console.error(`${issues.length} error${issues.length === 1 ? '' : 's'} in ${opts.fleet}`);

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { DeviceDescription, FleetDescription } from './description/load';
 import { FleetIssue } from './description/issues';
-import { renderConfiguration, RenderedConfiguration, SecretSource, TemplateRenderError } from './description/template';
+import { configurationTemplateOf, deviceScope, gitRingOf, osImagesOf, osImagesOrigin, renderDeviceConfiguration } from './description/resolve';
+import type { RenderedConfiguration } from './description/template';
+import type { SecretSource } from './description/variables';
 
 /** What Mender's inventory says about a device: the device knows itself best. */
 export interface DeviceFacts {
@@ -67,16 +69,12 @@ export interface PlanOptions {
   /** Devices listed in Git but unknown to Mender are errors instead of warnings. */
   strict?: boolean;
   secrets: SecretSource;
+  /** The ring of a device that names none (no subscribed_branch in Git or in Mender). */
   defaultRing?: string;
 }
 
+/** The example's default ring; a stack may name another with fleet:defaultRing. */
 export const DEFAULT_RING = 'production';
-
-function ringOf(device: DeviceDescription, facts: DeviceFacts, defaultRing: string): Pick<PlannedDevice, 'ring' | 'ringSource'> {
-  if (facts.subscribedBranch) return { ring: facts.subscribedBranch, ringSource: 'device' };
-  if (device.subscribedBranch) return { ring: device.subscribedBranch, ringSource: 'git' };
-  return { ring: defaultRing, ringSource: 'default' };
-}
 
 export function configurationHash(rendered: RenderedConfiguration): string {
   const secret = new Set(rendered.secretKeys);
@@ -101,7 +99,18 @@ export function planRing(fleet: FleetDescription, facts: FleetFacts, options: Pl
       unknown.push(device);
       continue;
     }
-    const { ring, ringSource } = ringOf(device, deviceFacts, defaultRing);
+    const scope = deviceScope(device, options.secrets, { device_type: deviceFacts.deviceType ?? '' });
+    // The device knows its ring best (its own subscribed_branch), then Git, then the default.
+    let ring = deviceFacts.subscribedBranch;
+    let ringSource: PlannedDevice['ringSource'] = 'device';
+    if (!ring) {
+      const git = gitRingOf(device, scope);
+      if (git.issue) {
+        plan.errors.push(git.issue);
+        continue;
+      }
+      [ring, ringSource] = git.value ? [git.value, 'git'] : [defaultRing, 'default'];
+    }
     if (ring !== options.ring) {
       plan.otherRings.push({ id: device.id, ring });
       continue;
@@ -111,9 +120,14 @@ export function planRing(fleet: FleetDescription, facts: FleetFacts, options: Pl
       plan.errors.push({ ...device.origin, message: `device ${device.id}: Mender's inventory reports no device_type; the device must report it before it can be updated` });
       continue;
     }
-    const image = device.osImages.find((entry) => entry.device_type === deviceType);
+    const images = osImagesOf(device, scope);
+    if (images.issue) {
+      plan.errors.push(images.issue);
+      continue;
+    }
+    const image = images.value.find((entry) => entry.device_type === deviceType);
     if (!image) {
-      const where = device.osImagesOrigin ?? { file: 'group_vars/all.yml' };
+      const where = osImagesOrigin(device) ?? { file: 'group_vars/all.yml' };
       plan.errors.push({
         ...where,
         message: `device ${device.id} is a ${deviceType} and os_image has no image for that device type; add {device_type: ${deviceType}, image_name: …} to os_image`,
@@ -123,7 +137,7 @@ export function planRing(fleet: FleetDescription, facts: FleetFacts, options: Pl
     const artifact = facts.artifacts?.get(image.image_name);
     if (artifact && !artifact.deviceTypes.includes(deviceType)) {
       plan.errors.push({
-        ...(device.osImagesOrigin ?? device.origin),
+        ...(osImagesOrigin(device) ?? device.origin),
         message: `image ${image.image_name} does not support device type ${deviceType} (device ${device.id}); the artifact is compatible with ${artifact.deviceTypes.join(', ')}`,
       });
       continue;
@@ -138,21 +152,19 @@ export function planRing(fleet: FleetDescription, facts: FleetFacts, options: Pl
       desiredImage: image.image_name,
       runningImage: deviceFacts.artifactName,
     };
-    if (device.configuration) {
-      const template = fleet.templates.get(device.configuration.template);
-      if (!template) {
-        plan.errors.push({ ...(device.configurationOrigin ?? device.origin), message: `device ${device.id}: template "${device.configuration.template}" does not exist in templates/` });
+    scope.provide('desired_os_image', image.image_name);
+    const template = configurationTemplateOf(fleet, device, scope);
+    if (template.issue) {
+      plan.errors.push(template.issue);
+      continue;
+    }
+    if (template.value) {
+      const rendered = renderDeviceConfiguration(device, template.value, scope);
+      if (rendered.issue) {
+        plan.errors.push(rendered.issue);
         continue;
       }
-      try {
-        const variables = { ...device.variables, ...(device.configuration.parameters ?? {}), desired_os_image: image.image_name, device_id: device.id, device_type: deviceType };
-        const rendered = renderConfiguration(template, variables, options.secrets);
-        planned.configuration = { ...rendered, template: template.name, hash: configurationHash(rendered) };
-      } catch (error) {
-        if (!(error instanceof TemplateRenderError)) throw error;
-        plan.errors.push({ file: error.file, line: error.line, message: `for device ${device.id}: ${error.reason}` });
-        continue;
-      }
+      planned.configuration = { ...rendered.value, template: template.value.name, hash: configurationHash(rendered.value) };
     }
     plan.devices.push(planned);
   }

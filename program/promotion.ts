@@ -1,4 +1,4 @@
-// The promotion gate: a ring that promotes from another (production from canary) refuses to
+// The promotion gate: a ring that promotes from another (in the example, production from canary) refuses to
 // deploy an image that has not finished successfully on that ring, unless the stack's
 // configuration carries an explicit override for the image, with a reason. The evidence is
 // Mender's own deployment history: the canary stack names its deployments
@@ -38,10 +38,13 @@ export interface PromotionResult {
   invalidOverrides: string[];
 }
 
-/** The ring a ring promotes from: `fleet:promoteFrom`, else canary for production, else none. */
+/**
+ * The ring a ring promotes from: `fleet:promoteFrom`, which Pulumi.yaml names once for the
+ * repository (a stack may name another, or "" for none). The source ring itself is not gated.
+ */
 export function promotionSource(ring: string, configured: string | undefined): string | undefined {
-  if (configured !== undefined) return configured.trim() === '' ? undefined : configured.trim();
-  return ring === 'production' ? 'canary' : undefined;
+  const source = configured?.trim();
+  return source && source !== ring ? source : undefined;
 }
 
 /** Images the plan would deploy: desired by a device of the ring that does not run it yet. */

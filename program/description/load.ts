@@ -2,16 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { closest, FleetDescriptionError, FleetIssue } from './issues';
-import {
-  ANSIBLE_GROUP_NAME,
-  Configuration,
-  inventorySchema,
-  KNOWN_VARIABLES,
-  MENDER_DEVICE_ID,
-  OsImage,
-  variablesSchema,
-  Variables,
-} from './schema';
+import { isTemplate } from './jinja';
+import { ANSIBLE_GROUP_NAME, inventorySchema, KNOWN_VARIABLES, MENDER_DEVICE_ID, variablesSchema, Variables } from './schema';
+import type { RawVariable } from './variables';
 import { readYamlFile, YamlFile } from './yaml-file';
 
 /** Where a value came from, so later checks (planning, rendering) can point at it. */
@@ -24,14 +17,11 @@ export interface DeviceDescription {
   id: string;
   group: string;
   origin: Origin;
-  /** Variables after Ansible's precedence: all < group < host. */
-  variables: Record<string, unknown>;
-  subscribedBranch?: string;
-  osImages: OsImage[];
-  osImagesOrigin?: Origin;
-  configuration?: Configuration;
-  configurationOrigin?: Origin;
-  menderServer?: string;
+  /**
+   * Variables after Ansible's precedence (all < group < host; a more specific file replaces a
+   * variable as a whole), as written: they are templated when used (variables.ts).
+   */
+  variables: ReadonlyMap<string, RawVariable>;
 }
 
 export interface TemplateFile {
@@ -45,7 +35,19 @@ export interface FleetDescription {
   devices: DeviceDescription[];
   groups: Map<string, string[]>;
   templates: Map<string, TemplateFile>;
+  /** The template folders searched, relative to the fleet folder, as messages name them. */
+  templateDirs: string[];
 }
+
+export interface FleetOptions {
+  /** host_vars of devices not in the inventory are errors (Ansible ignores them: a warning by default). */
+  strict?: boolean;
+  /** The template folder (relative to the fleet folder); default: templates/, then roles/apply_configuration/templates/. */
+  templates?: string;
+}
+
+/** Where an edi-cd style repository keeps its templates, in the order they are searched. */
+export const DEFAULT_TEMPLATE_DIRS = ['templates', 'roles/apply_configuration/templates'];
 
 interface VariableLayer {
   source: YamlFile;
@@ -86,11 +88,17 @@ function knownKeysAt(keyPath: PropertyKey[]): readonly string[] {
 
 function checkVariables(source: YamlFile, at: (string | number)[], raw: unknown, issues: FleetIssue[]): Variables | undefined {
   if (raw === null || raw === undefined) return {};
-  const parsed = variablesSchema.safeParse(raw);
+  // A known variable written as a template ("{{ images }}") is checked once it is templated.
+  const templated = Object.entries(raw as Record<string, unknown>).filter(
+    ([key, value]) => (KNOWN_VARIABLES as readonly string[]).includes(key) && typeof value === 'string' && isTemplate(value),
+  );
+  const plain = typeof raw === 'object' && !Array.isArray(raw) ? Object.fromEntries(Object.entries(raw).filter(([key]) => !templated.some(([t]) => t === key))) : raw;
+  const parsed = variablesSchema.safeParse(plain);
   if (!parsed.success) {
     issues.push(...zodIssues(parsed.error, source, at, knownKeysAt));
     return undefined;
   }
+  Object.assign(parsed.data, Object.fromEntries(templated));
   // Any key is a template variable, but one that is a near miss of a key the project reads is
   // almost always a typo that would silently do nothing.
   for (const key of Object.keys(parsed.data)) {
@@ -109,14 +117,14 @@ function listYaml(dir: string): string[] {
 }
 
 /** Reads and checks the fleet description offline. Throws FleetDescriptionError with every issue found. */
-export function loadFleet(fleetDir: string): FleetDescription {
+export function loadFleet(fleetDir: string, options: FleetOptions = {}): FleetDescription {
   const issues: FleetIssue[] = [];
-  const description = readFleet(fleetDir, issues);
+  const description = readFleet(fleetDir, issues, options);
   if (issues.length > 0 || !description) throw new FleetDescriptionError(issues);
   return description;
 }
 
-export function readFleet(fleetDir: string, issues: FleetIssue[]): FleetDescription | undefined {
+export function readFleet(fleetDir: string, issues: FleetIssue[], options: FleetOptions = {}, warnings: FleetIssue[] = []): FleetDescription | undefined {
   const inventoryName = YAML_EXTENSIONS.map((ext) => `inventory${ext}`).find((f) => fs.existsSync(path.join(fleetDir, f)));
   if (!fs.existsSync(fleetDir)) {
     issues.push({ file: fleetDir, message: 'the fleet folder does not exist; set fleet:path or --fleet to the folder holding inventory.yml' });
@@ -192,70 +200,67 @@ export function readFleet(fleetDir: string, issues: FleetIssue[]): FleetDescript
   }
 
   const hostLayers = new Map<string, VariableLayer>();
+  const stale: string[] = [];
   for (const name of listYaml(path.join(fleetDir, 'host_vars'))) {
     const id = path.basename(name, path.extname(name));
     const source = readYamlFile(fleetDir, path.join('host_vars', name), issues);
     if (!source) continue;
     if (!membership.has(id)) {
-      const suggestion = closest(id, [...membership.keys()], 4);
-      issues.push({ file: source.file, line: 1, message: `device ${id} is not in the inventory; add it to a group in inventory.yml${suggestion ? ` (or did you mean ${suggestion}?)` : ''}` });
+      stale.push(source.file);
+      if (options.strict) {
+        const suggestion = closest(id, [...membership.keys()], 4);
+        issues.push({ file: source.file, line: 1, message: `device ${id} is not in the inventory; add it to a group in inventory.yml${suggestion ? ` (or did you mean ${suggestion}?)` : ''}` });
+      }
       continue;
     }
     const values = checkVariables(source, [], source.data, issues);
     if (values) hostLayers.set(id, { source, at: [], values });
   }
+  // Ansible ignores variables of hosts that are not in the inventory; so do we, but say so.
+  if (stale.length > 0 && !options.strict) {
+    warnings.push({
+      file: 'host_vars',
+      message: `${stale.length} host_vars file${stale.length === 1 ? ' is' : 's are'} for devices not in the inventory and ignored: ${stale.join(', ')}; delete ${stale.length === 1 ? 'it' : 'them'}, or add the devices to inventory.yml (fleet:strict makes this an error)`,
+    });
+  }
 
-  const templates = readTemplates(fleetDir);
+  const templateDirs = options.templates ? [options.templates.replace(/\/+$/, '')] : DEFAULT_TEMPLATE_DIRS;
+  if (options.templates && !fs.existsSync(path.join(fleetDir, templateDirs[0]))) {
+    issues.push({ file: templateDirs[0], message: `the template folder set with fleet:templates does not exist in ${fleetDir}` });
+  }
+  const templates = readTemplates(fleetDir, templateDirs);
   const devices: DeviceDescription[] = [];
   for (const [id, member] of membership) {
     const layers = [...allLayers, ...(groupLayers.get(member.group) ?? []), ...(member.inline ? [member.inline] : []), ...(hostLayers.has(id) ? [hostLayers.get(id)!] : [])];
-    const device = mergeLayers(id, member.group, member.origin, layers);
-    if (device.configuration && !templates.has(device.configuration.template)) {
-      const suggestion = closest(device.configuration.template, [...templates.keys()]);
-      issues.push({
-        ...device.configurationOrigin!,
-        message: `device ${id}: template "${device.configuration.template}" does not exist in templates/${suggestion ? `; did you mean "${suggestion}"?` : ''}`,
-      });
-    }
-    devices.push(device);
+    devices.push({ id, group: member.group, origin: member.origin, variables: mergeLayers(layers) });
   }
-  return { dir: fleetDir, devices, groups, templates };
+  const existing = templateDirs.filter((dir) => fs.existsSync(path.join(fleetDir, dir)));
+  return { dir: fleetDir, devices, groups, templates, templateDirs: existing.length > 0 ? existing : templateDirs };
 }
 
-function mergeLayers(id: string, group: string, origin: Origin, layers: VariableLayer[]): DeviceDescription {
-  const variables: Record<string, unknown> = {};
-  const origins: Record<string, Origin> = {};
+function mergeLayers(layers: VariableLayer[]): Map<string, RawVariable> {
+  const variables = new Map<string, RawVariable>();
   // Ansible replaces a variable as a whole when a more specific layer sets it (no deep merge).
   for (const layer of layers) {
     for (const [key, value] of Object.entries(layer.values)) {
-      variables[key] = value;
-      // A configuration is located by its template line: that is what most messages are about.
-      const keyPath = key === 'configuration' ? [...layer.at, key, 'template'] : [...layer.at, key];
-      origins[key] = { file: layer.source.file, line: layer.source.lineOf(keyPath) };
+      const at = [...layer.at, key];
+      variables.set(key, { value, origin: { file: layer.source.file, lineOf: (keyPath) => layer.source.lineOf([...at, ...keyPath]) } });
     }
   }
-  return {
-    id,
-    group,
-    origin,
-    variables,
-    subscribedBranch: variables.subscribed_branch as string | undefined,
-    osImages: (variables.os_image as OsImage[] | undefined) ?? [],
-    osImagesOrigin: origins.os_image,
-    configuration: variables.configuration as Configuration | undefined,
-    configurationOrigin: origins.configuration,
-    menderServer: variables.mender_server as string | undefined,
-  };
+  return variables;
 }
 
-function readTemplates(fleetDir: string): Map<string, TemplateFile> {
-  const dir = path.join(fleetDir, 'templates');
+/** The templates of every folder, by file name; the first folder holding a name wins. */
+function readTemplates(fleetDir: string, dirs: readonly string[]): Map<string, TemplateFile> {
   const templates = new Map<string, TemplateFile>();
-  if (!fs.existsSync(dir)) return templates;
-  for (const name of fs.readdirSync(dir).sort()) {
-    const file = path.join('templates', name);
-    if (!fs.statSync(path.join(fleetDir, file)).isFile()) continue;
-    templates.set(name, { name, file, text: fs.readFileSync(path.join(fleetDir, file), 'utf8') });
+  for (const dir of dirs) {
+    const absolute = path.join(fleetDir, dir);
+    if (!fs.existsSync(absolute) || !fs.statSync(absolute).isDirectory()) continue;
+    for (const name of fs.readdirSync(absolute).sort()) {
+      const file = path.posix.join(dir, name);
+      if (templates.has(name) || !fs.statSync(path.join(fleetDir, file)).isFile()) continue;
+      templates.set(name, { name, file, text: fs.readFileSync(path.join(fleetDir, file), 'utf8') });
+    }
   }
   return templates;
 }

@@ -1,35 +1,33 @@
 import { FleetIssue } from './issues';
-import { FleetDescription, readFleet } from './load';
-import { renderConfiguration, SecretSource, TemplateRenderError } from './template';
+import { FleetDescription, FleetOptions, readFleet } from './load';
+import { configurationTemplateOf, deviceScope, gitRingOf, osImagesOf, renderDeviceConfiguration } from './resolve';
+import type { SecretSource } from './variables';
 
 export interface OfflineValidation {
   fleet?: FleetDescription;
   issues: FleetIssue[];
+  /** What Ansible would let pass but is probably a mistake (e.g. host_vars of devices not in the inventory). */
+  warnings: FleetIssue[];
 }
 
 /**
- * Everything that can be checked without Mender: the files, and that each device's template
- * renders. Device types are not known offline, so `desired_os_image` renders as a placeholder.
+ * Everything that can be checked without Mender: the files, and that each device's variables
+ * and template render. Device types are not known offline, so `device_type` and
+ * `desired_os_image` render as placeholders.
  */
-export function validateFleetOffline(fleetDir: string, secrets: SecretSource): OfflineValidation {
+export function validateFleetOffline(fleetDir: string, secrets: SecretSource, options: FleetOptions = {}): OfflineValidation {
   const issues: FleetIssue[] = [];
-  const fleet = readFleet(fleetDir, issues);
+  const warnings: FleetIssue[] = [];
+  const fleet = readFleet(fleetDir, issues, options, warnings);
   if (fleet) {
     for (const device of fleet.devices) {
-      if (!device.configuration) continue;
-      const template = fleet.templates.get(device.configuration.template);
-      if (!template) continue; // already reported by readFleet
-      try {
-        renderConfiguration(
-          template,
-          { ...device.variables, ...(device.configuration.parameters ?? {}), desired_os_image: '<image of the device type>', device_id: device.id, device_type: '<device type>' },
-          secrets,
-        );
-      } catch (error) {
-        if (!(error instanceof TemplateRenderError)) throw error;
-        issues.push({ file: error.file, line: error.line, message: `for device ${device.id}: ${error.reason}` });
-      }
+      const scope = deviceScope(device, secrets, { device_type: '<device type>', desired_os_image: '<image of the device type>' });
+      const found = [gitRingOf(device, scope).issue, osImagesOf(device, scope).issue];
+      const template = configurationTemplateOf(fleet, device, scope);
+      found.push(template.issue);
+      if (template.value) found.push(renderDeviceConfiguration(device, template.value, scope).issue);
+      issues.push(...found.filter((issue): issue is FleetIssue => issue !== undefined));
     }
   }
-  return { fleet: issues.length === 0 ? fleet : undefined, issues };
+  return { fleet: issues.length === 0 ? fleet : undefined, issues, warnings };
 }

@@ -14,11 +14,19 @@ const deployment = (name: string, status: string, statistics: Record<string, num
 });
 
 describe('promotion gate', () => {
-  it('promotes production from canary by default, and other rings only when configured', () => {
-    expect(promotionSource('production', undefined)).toBe('canary');
-    expect(promotionSource('canary', undefined)).toBeUndefined();
-    expect(promotionSource('fleet-b', 'canary')).toBe('canary');
-    expect(promotionSource('production', '')).toBeUndefined();
+  it('promotes every ring from the one fleet:promoteFrom names, except that ring itself; no name is no gate', () => {
+    // Pulumi.yaml names the source once for the repository: canary in the example, main in edi-cd.
+    expect(promotionSource('production', 'canary')).toBe('canary');
+    expect(promotionSource('canary', 'canary')).toBeUndefined();
+    expect(promotionSource('production', 'main')).toBe('main');
+    expect(promotionSource('main', ' main ')).toBeUndefined();
+    expect(promotionSource('develop', '')).toBeUndefined();
+    expect(promotionSource('production', undefined)).toBeUndefined();
+  });
+
+  it('judges any ring by its own deployment names', () => {
+    expect(ringVerdict('main', 'img', [deployment('main:img:2:aa', 'finished', { success: 2 })])).toBeUndefined();
+    expect(ringVerdict('main', 'img', [deployment('canary:img:2:aa', 'finished', { success: 2 })])).toBe('no main deployment of it');
   });
 
   it('gates only images the ring would deploy (devices not running them yet)', () => {

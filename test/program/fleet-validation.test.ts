@@ -9,10 +9,14 @@ const secrets = { env: {}, config: {}, secretConfigKeys: new Set<string>() };
 const host = 'host_vars/3fb4632b-96b9-475d-ac89-02255bd15b6f.yml';
 const dirs: string[] = [];
 
-function check(files: Record<string, string | null>): string[] {
+function validate(files: Record<string, string | null>, options: { strict?: boolean; templates?: string } = {}) {
   const dir = writeFleet({ ...baseFleet, ...files });
   dirs.push(dir);
-  return validateFleetOffline(dir, secrets).issues.map(formatIssue);
+  return validateFleetOffline(dir, secrets, options);
+}
+
+function check(files: Record<string, string | null>): string[] {
+  return validate(files).issues.map(formatIssue);
 }
 
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -31,7 +35,6 @@ const cases: Array<[string, Record<string, string | null>, string[]]> = [
   ['a misspelt "all"', { 'inventory.yml': baseFleet['inventory.yml'].replace('all:', 'al:') }, ['inventory.yml:1: all is missing', 'inventory.yml:1: unknown key "al"; did you mean "all"? (allowed here: all)']],
   ['"childs" for "children"', replaceIn('inventory.yml', 'children:', 'childs:'), ['inventory.yml:2: unknown key "childs"; did you mean "children"? (allowed here: children, hosts, vars)']],
   ['group_vars for no group', { 'group_vars/pi5.yml': 'kiosk_url: x\n' }, ['group_vars/pi5.yml:1: there is no group "pi5" in the inventory; did you mean "pi4"?']],
-  ['host_vars for a device not in the inventory', { 'host_vars/0a28c2e0-3ee8-4559-a5b9-3ce47c881c5d.yml': 'kiosk_url: x\n' }, ['host_vars/0a28c2e0-3ee8-4559-a5b9-3ce47c881c5d.yml:1: device 0a28c2e0-3ee8-4559-a5b9-3ce47c881c5d is not in the inventory; add it to a group in inventory.yml (or did you mean 50a28c2e-3ee8-4559-a5b9-3ce47c881c5d?)']],
   ['subscribed_brach', replaceIn(host, 'subscribed_branch', 'subscribed_brach'), [`${host}:1: unknown key "subscribed_brach"; did you mean "subscribed_branch"?`]],
   ['os_images', replaceIn('group_vars/all.yml', 'os_image:', 'os_images:'), ['group_vars/all.yml:2: unknown key "os_images"; did you mean "os_image"?']],
   ['os_image is a mapping', { 'group_vars/all.yml': 'os_image:\n  pi4-v3-arm64: pi4-2026.11\n' }, ['group_vars/all.yml:1: os_image: os_image must be a list of {device_type, image_name}']],
@@ -66,6 +69,40 @@ describe('fleet validation finds every error with file and line', () => {
 
   it.each(cases)('%s', (_name, files, expected) => {
     expect(check(files)).toEqual(expected);
+  });
+
+  it('warns about host_vars of devices not in the inventory, and refuses them when strict', () => {
+    const stale = { 'host_vars/0a28c2e0-3ee8-4559-a5b9-3ce47c881c5d.yml': 'kiosk_url: x\n', 'host_vars/1b28c2e0-3ee8-4559-a5b9-3ce47c881c5d.yml': 'kiosk_url: y\n' };
+    const lenient = validate(stale);
+    expect(lenient.issues).toEqual([]);
+    expect(lenient.warnings.map(formatIssue)).toEqual([
+      'host_vars: 2 host_vars files are for devices not in the inventory and ignored: host_vars/0a28c2e0-3ee8-4559-a5b9-3ce47c881c5d.yml, host_vars/1b28c2e0-3ee8-4559-a5b9-3ce47c881c5d.yml; delete them, or add the devices to inventory.yml (fleet:strict makes this an error)',
+    ]);
+    const strict = validate(stale, { strict: true });
+    expect(strict.warnings).toEqual([]);
+    expect(strict.issues.map(formatIssue)).toEqual([
+      'host_vars/0a28c2e0-3ee8-4559-a5b9-3ce47c881c5d.yml:1: device 0a28c2e0-3ee8-4559-a5b9-3ce47c881c5d is not in the inventory; add it to a group in inventory.yml (or did you mean 50a28c2e-3ee8-4559-a5b9-3ce47c881c5d?)',
+      'host_vars/1b28c2e0-3ee8-4559-a5b9-3ce47c881c5d.yml:1: device 1b28c2e0-3ee8-4559-a5b9-3ce47c881c5d is not in the inventory; add it to a group in inventory.yml (or did you mean 50a28c2e-3ee8-4559-a5b9-3ce47c881c5d?)',
+    ]);
+  });
+
+  it('finds templates in templates/, then roles/apply_configuration/templates/, or where fleet:templates says', () => {
+    const kiosk = baseFleet['templates/kiosk.json'];
+    const inRole = validate({ 'templates/kiosk.json': null, 'roles/apply_configuration/templates/kiosk.json': kiosk });
+    expect(inRole.issues).toEqual([]);
+    expect(inRole.fleet!.templates.get('kiosk.json')!.file).toBe('roles/apply_configuration/templates/kiosk.json');
+    // templates/ comes first, as the folder this project always read.
+    const both = validate({ 'roles/apply_configuration/templates/kiosk.json': '{}' });
+    expect(both.fleet!.templates.get('kiosk.json')!.file).toBe('templates/kiosk.json');
+    const configured = validate({ 'templates/kiosk.json': null, 'config/json/kiosk.json': kiosk }, { templates: 'config/json' });
+    expect(configured.issues).toEqual([]);
+    expect(validate({ 'templates/kiosk.json': null }, { templates: 'config/json' }).issues.map(formatIssue)).toEqual([
+      expect.stringContaining('config/json: the template folder set with fleet:templates does not exist in'),
+      `${host}:3: device 3fb4632b-96b9-475d-ac89-02255bd15b6f: template "kiosk.json" does not exist in config/json/`,
+    ]);
+    expect(check({ 'templates/kiosk.json': null })).toEqual([
+      `${host}:3: device 3fb4632b-96b9-475d-ac89-02255bd15b6f: template "kiosk.json" does not exist in templates/ or roles/apply_configuration/templates/`,
+    ]);
   });
 
   it('names a fleet folder that does not exist', () => {

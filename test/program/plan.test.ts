@@ -143,10 +143,17 @@ describe('planRing', () => {
   });
 
   it('reports a template that fails for one device with its file and line', () => {
-    const files = { [`host_vars/${PI4_A}.yml`]: 'subscribed_branch: canary\nconfiguration:\n  template: kiosk.json\n  parameters:\n    kiosk_url: ~\n' };
+    const files = { 'templates/kiosk.json': '{\n  "kiosk_url": "{{ kiosk_address | mandatory }}"\n}\n' };
     const plan = planRing(fleetOf(files), allKnown(), { ring: 'canary', secrets: noSecrets });
     expect(plan.errors.map((e) => `${e.file}:${e.line}: ${e.message}`)).toEqual([
-      `templates/kiosk.json:2: for device ${PI4_A}: does not render: "kiosk_url" is mandatory but not defined`,
+      `templates/kiosk.json:2: for device ${PI4_A}: does not render: "kiosk_address" is mandatory but not defined`,
     ]);
+  });
+
+  it('lets a null value through mandatory and prints it as nothing, as Ansible does', () => {
+    const files = { [`host_vars/${PI4_A}.yml`]: 'subscribed_branch: canary\nconfiguration:\n  template: kiosk.json\n  parameters:\n    kiosk_url: ~\n' };
+    const plan = planRing(fleetOf(files), allKnown(), { ring: 'canary', secrets: noSecrets });
+    expect(plan.errors).toEqual([]);
+    expect(plan.devices[0].configuration!.values).toEqual({ kiosk_url: '', image: 'pi4-2026.11' });
   });
 });

@@ -1,0 +1,145 @@
+// A device's variables as Ansible sees them: the layers merged by precedence (all < group <
+// host), each value templated only when something uses it, in the device's scope, once.
+import { AnsibleJinja, isTemplate, JinjaFailure, JinjaScope, TemplateRenderError } from './jinja';
+
+/** Where a variable was set: its file, and the line of any value inside it. */
+export interface VariableOrigin {
+  file: string;
+  /** The line of the value at `path` inside the variable ([] is the variable's key). */
+  lineOf(path: readonly (string | number)[]): number | undefined;
+}
+
+export interface RawVariable {
+  value: unknown;
+  origin: VariableOrigin;
+}
+
+/** A value the templates may read that must stay secret all the way to the device. */
+export interface SecretSource {
+  env: Readonly<Record<string, string | undefined>>;
+  /** Pulumi stack configuration of the `fleet` namespace, and which of its keys are secret. */
+  config: Readonly<Record<string, string | undefined>>;
+  secretConfigKeys: ReadonlySet<string>;
+}
+
+// A secret is carried through templating as a marker, so that the keys it ends up in are known
+// without ever comparing secret values; the markers become the values only in the final map.
+// An empty secret stays '', so that `x | length > 0` and `if x` see what Ansible sees.
+const MARKER = /@@fleet-secret-(\d+)@@/g;
+
+export class DeviceScope implements JinjaScope {
+  private readonly values = new Map<string, unknown>();
+  private readonly resolving: string[] = [];
+  private readonly secrets: string[] = [];
+  readonly jinja: AnsibleJinja;
+
+  constructor(
+    private readonly raw: ReadonlyMap<string, RawVariable>,
+    private readonly source: SecretSource,
+    /** Values the project provides (desired_os_image, device_id, …); they are not templated. */
+    facts: Record<string, unknown> = {},
+  ) {
+    for (const [name, value] of Object.entries(facts)) this.values.set(name, value);
+    this.jinja = new AnsibleJinja(this);
+  }
+
+  /** A fact known only later (desired_os_image, once the device's image is chosen). */
+  provide(name: string, value: unknown): void {
+    this.values.set(name, value);
+  }
+
+  has(name: string): boolean {
+    return this.values.has(name) || this.raw.has(name);
+  }
+
+  /** The templated value of a variable; throws TemplateRenderError at the file and line that failed. */
+  get(name: string): unknown {
+    if (this.values.has(name)) return this.values.get(name);
+    const variable = this.raw.get(name);
+    if (!variable) return undefined;
+    if (this.resolving.includes(name)) {
+      const loop = [...this.resolving.slice(this.resolving.indexOf(name)), name].join(' → ');
+      throw new TemplateRenderError(variable.origin.file, variable.origin.lineOf([]), `recursive loop detected in template string: ${loop}`);
+    }
+    this.resolving.push(name);
+    try {
+      const value = this.template(variable.value, [], variable.origin, name);
+      this.values.set(name, value);
+      return value;
+    } finally {
+      this.resolving.pop();
+    }
+  }
+
+  lookup(line: number, kind: string, args: unknown[]): unknown {
+    const [name] = args.map((a) => (typeof a === 'string' ? a : String(a)));
+    switch (kind) {
+      case 'env': {
+        // As in Ansible, a variable that is not set reads as the empty string.
+        const value = this.source.env[name] ?? '';
+        return value === '' ? '' : this.secret(value);
+      }
+      case 'config': {
+        const value = this.source.config[name];
+        if (value === undefined || value === '') return value;
+        return this.source.secretConfigKeys.has(name) ? this.secret(value) : value;
+      }
+      default:
+        throw new JinjaFailure(line, `lookup('${kind}', …) is not supported; use lookup('env', NAME) or lookup('config', KEY)`);
+    }
+  }
+
+  /** A value in which secret markers are replaced by the secrets (for names the project reads: rings, images). */
+  reveal(value: unknown): unknown {
+    if (typeof value === 'string') return value.replace(MARKER, (_m, index: string) => this.secrets[Number(index)]);
+    if (Array.isArray(value)) return value.map((v) => this.reveal(v));
+    if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.reveal(v)]));
+    return value;
+  }
+
+  /** Replaces the markers in a rendered string; says whether it held a secret. */
+  unmark(text: string): { text: string; secret: boolean } {
+    let secret = false;
+    const revealed = text.replace(MARKER, (_m, index: string) => {
+      secret = true;
+      return this.secrets[Number(index)];
+    });
+    return { text: revealed, secret };
+  }
+
+  private secret(value: string): string {
+    return `@@fleet-secret-${this.secrets.push(value) - 1}@@`;
+  }
+
+  private template(value: unknown, path: (string | number)[], origin: VariableOrigin, name: string): unknown {
+    if (typeof value === 'string') {
+      if (!isTemplate(value)) return value;
+      try {
+        return this.jinja.render(value, `${origin.file} (${[name, ...path].join('.')})`);
+      } catch (error) {
+        if (error instanceof TemplateRenderError) throw error;
+        const reason = error instanceof JinjaFailure ? error.reason : reasonOf(error);
+        throw new TemplateRenderError(origin.file, origin.lineOf(path), `${[name, ...path].join('.')} does not render: ${reason}`);
+      }
+    }
+    if (Array.isArray(value)) return value.map((item, index) => this.template(item, [...path, index], origin, name));
+    if (typeof value === 'object' && value !== null) {
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, this.template(item, [...path, key], origin, name)]));
+    }
+    return value;
+  }
+}
+
+/** The reason of a nunjucks error, without its location preamble (the caller locates it). */
+export function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const lines = message.split('\n').map((l) => l.trim()).filter(Boolean);
+  return (lines.at(-1) ?? message).replace(/^Error: /, '').replace(/^\(.*?\) \[Line \d+, Column \d+\]\s*/, '');
+}
+
+/** The line of a nunjucks error (syntax errors and the like), when it names one. */
+export function lineOfError(error: unknown): number | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  const match = /\[Line (\d+), Column \d+\]/.exec(message);
+  return match ? Number(match[1]) : undefined;
+}
