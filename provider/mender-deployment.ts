@@ -88,14 +88,25 @@ async function releaseFromOthers(client: MenderClient, devices: string[], others
     }
     for (const device of overlap) perDevice.set(device, (perDevice.get(device) ?? new Set()).add(deployment.id));
   }
+  // Another resource of the ring may abort one of these deployments as a whole meanwhile.
+  const stillUnfinished = async (id: string): Promise<boolean> => {
+    const deployment = await client.getDeployment(id).catch((error: unknown) => {
+      if (isMenderApiError(error) && error.status === 404) return undefined;
+      throw error;
+    });
+    return deployment !== undefined && deployment.status !== 'finished';
+  };
   await client.mapLimited([...perDevice], async ([device, stale]) => {
+    let left: string[] = [...stale];
     for (let attempt = 0; attempt <= stale.size; attempt++) {
       const history = await client.getDeviceDeploymentHistory(device, { maxItems: 100 });
       const done = new Set(history.filter((h) => FINISHED_DEVICE_STATUSES.has(h.device.status)).map((h) => h.deployment.id));
-      if ([...stale].every((id) => done.has(id))) return;
+      left = [];
+      for (const id of stale) if (!done.has(id) && (await stillUnfinished(id))) left.push(id);
+      if (left.length === 0) return;
       await client.abortDeviceDeployments(device, { action: 'taking it out of an older deployment' });
     }
-    throw new Error(`device ${device} is still in ${stale.size} other unfinished deployment(s) after aborting them one by one; look at its deployments in Mender`);
+    throw new Error(`device ${device} is still in unfinished deployment(s) ${left.join(', ')} after aborting them one by one; look at its deployments in Mender`);
   });
 }
 
