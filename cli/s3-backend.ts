@@ -107,6 +107,10 @@ export async function s3HistoryFolder(backendUrl: string, project: string, stack
   if (!where.config.region) {
     throw new S3BackendError(`no AWS region for the state bucket ${where.bucket}: add region=<region> to the backend URL, or set AWS_REGION, as for the pulumi CLI`);
   }
+  // The SDK warns on every run under Node.js 20 that its releases from 2027 on need Node.js 22.
+  // The project supports Node.js 20 and pins the SDK exactly, so that is decided when the pin
+  // moves, not by whoever runs the audit.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const client = new S3Client(where.config);
   const name = stack.split('/').pop()!;
   try {
