@@ -3,6 +3,7 @@
 // configuration keys). Secret values never reach this module in clear: the loader
 // (cli/audit-source.ts) hands over a digest per secret key, or nothing when it cannot decrypt.
 import { createHash, randomBytes } from 'node:crypto';
+import { nameAFew } from '../provider/name-a-few';
 
 /** One entry of `pulumi stack history --json` (or a file backend's `.history.json`). */
 export interface UpdateInfo {
@@ -358,10 +359,10 @@ export function describeChange(change: FleetChange): string {
         : `device ${change.device}: configuration sent again (drift corrected, or a secret value changed)`;
     case 'image-redeployed':
       return change.devices.length > 0
-        ? `image ${change.image} deployed again to ${list(change.devices)} (drift corrected)`
+        ? `image ${change.image} deployed again to ${nameAFew(change.devices)} (drift corrected)`
         : `image ${change.image} deployed again to ${plural(change.count, 'device')} of its set (drift corrected)`;
     case 'deployment-failed':
-      return `image ${change.image} failed on ${list(change.devices)}${change.deploymentId ? ` (Mender deployment ${change.deploymentId})` : ''}`;
+      return `image ${change.image} failed on ${nameAFew(change.devices)}${change.deploymentId ? ` (Mender deployment ${change.deploymentId})` : ''}`;
     case 'drift-image':
       return `drift: device ${change.device} does not run ${change.image}`;
     case 'drift-configuration':

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DeviceDescription, FleetDescription } from './description/load';
 import { FleetIssue } from './description/issues';
+import { nameAFew } from '../provider/name-a-few';
 import { renderConfiguration, RenderedConfiguration, SecretSource, TemplateRenderError } from './description/template';
 
 /** What Mender's inventory says about a device: the device knows itself best. */
@@ -162,7 +163,7 @@ export function planRing(fleet: FleetDescription, facts: FleetFacts, options: Pl
     const issue = {
       file: unknown[0].origin.file,
       line: unknown[0].origin.line,
-      message: `${ids.length} device${ids.length === 1 ? '' : 's'} listed in Git ${ids.length === 1 ? 'is' : 'are'} unknown to Mender (not accepted or wrong id): ${ids.join(', ')}`,
+      message: `${ids.length} device${ids.length === 1 ? '' : 's'} listed in Git ${ids.length === 1 ? 'is' : 'are'} unknown to Mender (not accepted or wrong id): ${nameAFew(ids)}`,
     };
     (options.strict ? plan.errors : plan.warnings).push(issue);
   }
