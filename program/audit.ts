@@ -150,14 +150,19 @@ export interface SnapshotOptions {
 /** Reduces `pulumi stack export` output (its `deployment`) to a FleetSnapshot. */
 export function snapshotOf(deployment: { resources?: ExportedResource[] } | undefined, options: SnapshotOptions = {}): FleetSnapshot {
   const snapshot: FleetSnapshot = { devices: {}, deployments: [], configurations: {} };
+  let devicesRead = false;
   for (const resource of deployment?.resources ?? []) {
     const outputs = resource.outputs ?? {};
     const type = typeName(resource.type);
     if (resource.type === 'pulumi:pulumi:Stack') {
       const ring = plainSecret(outputs.ring);
       if (typeof ring === 'string') snapshot.ring = ring;
-      const devices = plainSecret(outputs.devices);
-      if (devices && typeof devices === 'object') snapshot.devices = devices as Record<string, SnapshotDevice>;
+      // A secret since previews stopped printing it (older checkpoints hold it in clear).
+      const devices = isSecretValue(outputs.devices) ? (plainSecret(outputs.devices) ?? safeReveal(options.reveal, outputs.devices)) : outputs.devices;
+      if (devices && typeof devices === 'object') {
+        snapshot.devices = devices as Record<string, SnapshotDevice>;
+        devicesRead = true;
+      }
     } else if (type === 'MenderDeployment') {
       snapshot.deployments.push({
         artifactName: String(outputs.artifactName ?? resourceName(resource.urn)),
@@ -187,6 +192,11 @@ export function snapshotOf(deployment: { resources?: ExportedResource[] } | unde
     }
   }
   snapshot.deployments.sort((a, b) => a.artifactName.localeCompare(b.artifactName));
+  // Without the devices output (a secrets provider this process cannot open), the deployments
+  // still tell which device was meant to run which image.
+  if (!devicesRead) {
+    for (const d of snapshot.deployments) for (const id of d.devices) snapshot.devices[id] = { ring: snapshot.ring, desiredImage: d.artifactName };
+  }
   return snapshot;
 }
 
