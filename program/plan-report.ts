@@ -80,9 +80,12 @@ function gateSummary(gate: GateVerdict): string {
       return 'not checked: the fleet cannot be planned';
     case 'checked': {
       if (gate.refused.length > 0) return `refuses ${gate.refused.length} image${gate.refused.length === 1 ? '' : 's'} that did not finish on ${gate.sourceRing}`;
-      const through = gate.passed.length + gate.overridden.length;
-      if (through === 0) return `passes: no image to promote from ${gate.sourceRing}`;
-      return `passes: ${through} image${through === 1 ? '' : 's'} finished on ${gate.sourceRing}${gate.overridden.length > 0 ? ` or overridden (${gate.overridden.length})` : ''}`;
+      const images = (count: number) => `${count} image${count === 1 ? '' : 's'}`;
+      const through = [
+        ...(gate.passed.length > 0 ? [`${images(gate.passed.length)} finished on ${gate.sourceRing}`] : []),
+        ...(gate.overridden.length > 0 ? [`${images(gate.overridden.length)} let through by an override`] : []),
+      ];
+      return `passes: ${through.length === 0 ? `no image to promote from ${gate.sourceRing}` : through.join(', ')}`;
     }
   }
 }
