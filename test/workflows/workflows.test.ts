@@ -382,7 +382,7 @@ describe('preview.yml', () => {
         // Without a summary line (the preview's output was too large to hand over) it points at the job summary.
         fs.rmSync(path.join(temp, 'pulumi-summary.txt'));
         const plain = await comment(temp, []);
-        expect(String(plain[1][1].body)).toContain(': success — no summary line here ([raw preview in the job summary]');
+        expect(String(plain[1][1].body)).toContain(': success — no summary line ([raw preview in the job summary]');
       } finally {
         fs.rmSync(temp, { recursive: true, force: true });
       }
