@@ -162,6 +162,8 @@ interface PhaseResult {
   requests: Map<string, number>;
   requestTotal: number;
   mutating: number;
+  /** Bytes the command printed (stdout and stderr). */
+  outputBytes: number;
   logFile: string;
 }
 
@@ -228,6 +230,7 @@ async function measure(
     requests,
     requestTotal: log.length,
     mutating: log.filter(MUTATING).length,
+    outputBytes: fs.statSync(logFile).size,
     logFile,
   };
   const mem = result.memory;
@@ -235,7 +238,7 @@ async function measure(
     `  ${label.size} ${label.ring} ${label.phase}: exit ${code}, ${seconds.toFixed(1)} s, tree ${mem.total.toFixed(0)} MiB ` +
       `(cli ${mem.byRole.cli.toFixed(0)}, program ${mem.byRole.program.toFixed(0)}, provider ${mem.byRole.provider.toFixed(0)}), ` +
       `CPU s: cli ${result.cpu.cli.toFixed(0)}, program ${result.cpu.program.toFixed(0)}, provider ${result.cpu.provider.toFixed(0)}, emulator ${result.cpu.emulator.toFixed(0)}; ` +
-      `${log.length} requests (${result.mutating} mutating), load ${loadBefore.toFixed(2)}→${loadAfter.toFixed(2)}; ${summary.text}`,
+      `${log.length} requests (${result.mutating} mutating), load ${loadBefore.toFixed(2)}→${loadAfter.toFixed(2)}; printed ${result.outputBytes} bytes; ${summary.text}`,
   );
   if (log.length >= 100000) console.error('  (the request log holds at most 100,000 entries: counts are truncated)');
   if (code !== 0) console.error(`  FAILED: see ${logFile}`);
@@ -283,7 +286,7 @@ async function benchSize(size: number, keep: boolean, parallel?: number, skipFir
     const firstEnv = skipFirstCheckpoints ? { PULUMI_SKIP_CHECKPOINTS: 'true' } : {};
     const phases: { phase: string; args: (ring: string) => string[]; env?: NodeJS.ProcessEnv }[] = [
       { phase: skipFirstCheckpoints ? 'first up (no checkpoints)' : 'first up', env: firstEnv, args: (ring) => ['up', '--yes', '--skip-preview', ...p, '--message', `bench: first up of ${ring}`] },
-      { phase: 'no-op preview', args: () => ['preview', ...p] },
+      { phase: 'no-op preview', args: () => ['preview', '--diff', '--suppress-progress', ...p] },
       { phase: 'no-op up', args: (ring) => ['up', '--yes', '--skip-preview', ...p, '--message', `bench: no-op up of ${ring}`] },
     ];
     for (const { phase, args, env: phaseEnv } of phases) {
@@ -314,12 +317,12 @@ function report(results: PhaseResult[]): string {
       `program ${(process.env.PULUMI_NODEJS_TRANSPILE_ONLY ?? 'true') === 'true' ? 'transpiled only (scripts/pulumi sets PULUMI_NODEJS_TRANSPILE_ONLY=true)' : 'type-checked by ts-node'}.`,
   );
   lines.push('');
-  lines.push('| Devices | Stack | Step | Resources | Wall time | Peak RSS, tree | CLI | Program | Provider | Emulator | CPU s: CLI / program / provider / emulator | Requests (mutating) | Load 1 min |');
-  lines.push('|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  lines.push('| Devices | Stack | Step | Resources | Wall time | Peak RSS, tree | CLI | Program | Provider | Emulator | CPU s: CLI / program / provider / emulator | Requests (mutating) | Printed | Load 1 min |');
+  lines.push('|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of results) {
     const m = r.memory;
     lines.push(
-      `| ${r.size.toLocaleString('en')} | ${r.ring} | ${r.phase}${r.code === 0 ? '' : ' **failed**'}${r.phase.startsWith('no-op') && r.changed ? ' **changed**' : ''} | ${r.resources} | ${r.seconds.toFixed(1)} s | ${mib(m.total)} | ${mib(m.byRole.cli)} | ${mib(m.byRole.program)} | ${mib(m.byRole.provider)} | ${mib(m.emulator)} | ${[r.cpu.cli, r.cpu.program, r.cpu.provider, r.cpu.emulator].map((c) => c.toFixed(0)).join(' / ')} | ${r.requestTotal} (${r.mutating}) | ${r.load[0].toFixed(2)} → ${r.load[1].toFixed(2)} |`,
+      `| ${r.size.toLocaleString('en')} | ${r.ring} | ${r.phase}${r.code === 0 ? '' : ' **failed**'}${r.phase.startsWith('no-op') && r.changed ? ' **changed**' : ''} | ${r.resources} | ${r.seconds.toFixed(1)} s | ${mib(m.total)} | ${mib(m.byRole.cli)} | ${mib(m.byRole.program)} | ${mib(m.byRole.provider)} | ${mib(m.emulator)} | ${[r.cpu.cli, r.cpu.program, r.cpu.provider, r.cpu.emulator].map((c) => c.toFixed(0)).join(' / ')} | ${r.requestTotal} (${r.mutating}) | ${(r.outputBytes / 1024).toFixed(1)} KiB | ${r.load[0].toFixed(2)} → ${r.load[1].toFixed(2)} |`,
     );
   }
   for (const size of [...new Set(results.map((r) => r.size))]) {
