@@ -93,8 +93,8 @@ async function stackConfig(key: string, stack: string, env: NodeJS.ProcessEnv): 
  * stack has none yet. The output is a secret only to keep previews short, so it is read with
  * --show-secrets; it holds no secret value.
  */
-export async function appliedDevices(stack: string, env: NodeJS.ProcessEnv, extraArgs: string[] = []): Promise<Record<string, ExportedDevice> | undefined> {
-  const outputs = await pulumiJson<Record<string, unknown> | null>(['stack', 'output', '--json', '--show-secrets', '--stack', stack, ...extraArgs], env);
+export async function appliedDevices(stack: string, env: NodeJS.ProcessEnv): Promise<Record<string, ExportedDevice> | undefined> {
+  const outputs = await pulumiJson<Record<string, unknown> | null>(['stack', 'output', '--json', '--show-secrets', '--stack', stack], env);
   const devices = outputs?.devices;
   if (devices === undefined || devices === null) return undefined;
   if (typeof devices !== 'object' || Array.isArray(devices)) throw new Error(`stack ${stack}: the devices output is not a map of device ids (got ${typeof devices})`);
