@@ -74,7 +74,16 @@ async function main() {
     timeoutSeconds: fleetConfig.getNumber('rolloutTimeoutSeconds') ?? 900,
     pollSeconds: (fleetConfig.getNumber('pollMilliseconds') ?? 2000) / 1000,
   });
-  return { ring, devices, images: plan.images.map((i) => i.name), otherRings: plan.otherRings.length };
+  // The per-device summary (for `fleet status` and `fleet audit`) is a secret only so that previews
+  // print `[secret]` instead of a line per device (36 KB at 100 devices); nothing in it is
+  // confidential. Read it with `pulumi stack output devices --show-secrets`.
+  return {
+    ring,
+    deviceCount: plan.devices.length,
+    devices: pulumi.secret(devices),
+    images: plan.images.map((i) => i.name),
+    otherRings: plan.otherRings.length,
+  };
 }
 
 const outputs = main();

@@ -14,7 +14,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parse, stringify } from 'yaml';
-import { startEmulator, World } from '../emulator';
+import { startEmulator } from '../emulator';
+import { generateFleet } from './generated-fleet';
 
 const repoRoot = path.resolve(__dirname, '..');
 const TOKEN = 'bench-token';
@@ -25,103 +26,6 @@ const SAMPLE_MS = 200;
 const POLL_MS = 50;
 /** Simulated devices: fast, so a first up measures our work and not the devices. */
 const TIMING = { pollIntervalMs: 30, stepMs: 20, tickMs: 10 };
-
-// ---- the generated fleet ------------------------------------------------------------------------
-
-const DEVICE_TYPES = [
-  { type: 'pi4-v3-arm64', short: 'pi4' },
-  { type: 'pi3-arm64', short: 'pi3' },
-  { type: 'pi2-armhf', short: 'pi2' },
-  { type: 'iot-gate-imx8', short: 'iot-gate-imx8' },
-  { type: 'var-som-mx8m-nano-arm64-v2', short: 'var-som-mx8m-nano' },
-];
-const SITES = ['north', 'south'];
-const oldImage = (short: string) => `2026-10-05-${short}-bookworm`;
-const newImage = (short: string) => `2026-11-02-${short}-bookworm`;
-
-function deviceId(i: number): string {
-  const h = createHash('sha256').update(`bench-device-${i}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-interface GeneratedFleet {
-  world: World;
-  configured: number;
-  gitCanary: number;
-  deviceCanary: number;
-  outdated: number;
-}
-
-/**
- * Writes inventory.yml, group_vars/ (all.yml with an os_image per device type, one file per
- * site group), host_vars/ for a third of the devices (a configuration template and parameters;
- * one in ten of those also moves to canary in Git) and templates/; returns the matching world:
- * 80 % of the devices on last month's image, one in ten reporting subscribed_branch canary.
- */
-function generateFleet(size: number, dir: string): GeneratedFleet {
-  for (const sub of ['group_vars', 'host_vars', 'templates']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
-  const groups = new Map<string, string[]>();
-  const world: World = {
-    artifacts: DEVICE_TYPES.flatMap((t) => [oldImage(t.short), newImage(t.short)].map((name) => ({ name, device_types: [t.type] }))),
-    devices: [],
-    tokens: [TOKEN],
-    users: [],
-  };
-  const counts = { configured: 0, gitCanary: 0, deviceCanary: 0, outdated: 0 };
-  for (let i = 0; i < size; i++) {
-    const id = deviceId(i);
-    const t = DEVICE_TYPES[i % DEVICE_TYPES.length];
-    // k numbers the devices of one type, so every type has devices in both rings and outdated
-    // ones in canary (production's promotion gate wants each image finished on canary first).
-    const k = Math.floor(i / DEVICE_TYPES.length);
-    const site = SITES[k % SITES.length];
-    const group = `${t.short.replace(/-/g, '_')}_${site}`;
-    if (!groups.has(group)) groups.set(group, []);
-    groups.get(group)!.push(id);
-
-    const outdated = k % 5 !== 0;
-    const reportsCanary = k % 10 === 7;
-    counts.outdated += outdated ? 1 : 0;
-    counts.deviceCanary += reportsCanary ? 1 : 0;
-    world.devices.push({
-      id,
-      device_type: t.type,
-      artifact_name: outdated ? oldImage(t.short) : newImage(t.short),
-      attributes: { site, ...(reportsCanary ? { subscribed_branch: 'canary' } : {}) },
-    });
-
-    if (i % 3 === 0) {
-      counts.configured++;
-      const gitCanary = k % 10 === 3;
-      counts.gitCanary += gitCanary ? 1 : 0;
-      const runner = t.short === 'pi4' && i % 2 === 0;
-      const host = {
-        ...(gitCanary ? { subscribed_branch: 'canary' } : {}),
-        configuration: runner
-          ? { template: 'github-runner.json', parameters: { runner_labels: ['pi4', 'arm64', site] } }
-          : { template: 'kiosk.json', parameters: { kiosk_url: `https://www.get-edi.io/kiosk/${i % 50}` } },
-      };
-      fs.writeFileSync(path.join(dir, 'host_vars', `${id}.yml`), `---\n${stringify(host)}`);
-    }
-  }
-
-  const inventory = { all: { children: Object.fromEntries([...groups].map(([g, ids]) => [g, { hosts: Object.fromEntries(ids.map((id) => [id, null])) }])) } };
-  fs.writeFileSync(path.join(dir, 'inventory.yml'), stringify(inventory));
-  const all = {
-    mender_server: 'https://hosted.mender.io',
-    subscribed_branch: 'production',
-    os_image: DEVICE_TYPES.map((t) => ({ device_type: t.type, image_name: newImage(t.short) })),
-    kiosk_url: 'https://www.get-edi.io',
-  };
-  fs.writeFileSync(path.join(dir, 'group_vars', 'all.yml'), `---\n${stringify(all)}`);
-  for (const g of groups.keys()) {
-    fs.writeFileSync(path.join(dir, 'group_vars', `${g}.yml`), `---\n${stringify({ kiosk_rotation: g.endsWith('_north') ? 90 : 0 })}`);
-  }
-  for (const template of ['kiosk.json', 'github-runner.json']) {
-    fs.copyFileSync(path.join(repoRoot, 'fleet', 'templates', template), path.join(dir, 'templates', template));
-  }
-  return { world, ...counts };
-}
 
 // ---- the pulumi process tree, sampled from /proc ------------------------------------------------
 
@@ -258,6 +162,8 @@ interface PhaseResult {
   requests: Map<string, number>;
   requestTotal: number;
   mutating: number;
+  /** Bytes the command printed (stdout and stderr). */
+  outputBytes: number;
   logFile: string;
 }
 
@@ -324,6 +230,7 @@ async function measure(
     requests,
     requestTotal: log.length,
     mutating: log.filter(MUTATING).length,
+    outputBytes: fs.statSync(logFile).size,
     logFile,
   };
   const mem = result.memory;
@@ -331,7 +238,7 @@ async function measure(
     `  ${label.size} ${label.ring} ${label.phase}: exit ${code}, ${seconds.toFixed(1)} s, tree ${mem.total.toFixed(0)} MiB ` +
       `(cli ${mem.byRole.cli.toFixed(0)}, program ${mem.byRole.program.toFixed(0)}, provider ${mem.byRole.provider.toFixed(0)}), ` +
       `CPU s: cli ${result.cpu.cli.toFixed(0)}, program ${result.cpu.program.toFixed(0)}, provider ${result.cpu.provider.toFixed(0)}, emulator ${result.cpu.emulator.toFixed(0)}; ` +
-      `${log.length} requests (${result.mutating} mutating), load ${loadBefore.toFixed(2)}→${loadAfter.toFixed(2)}; ${summary.text}`,
+      `${log.length} requests (${result.mutating} mutating), load ${loadBefore.toFixed(2)}→${loadAfter.toFixed(2)}; printed ${result.outputBytes} bytes; ${summary.text}`,
   );
   if (log.length >= 100000) console.error('  (the request log holds at most 100,000 entries: counts are truncated)');
   if (code !== 0) console.error(`  FAILED: see ${logFile}`);
@@ -350,7 +257,7 @@ async function benchSize(size: number, keep: boolean, parallel?: number, skipFir
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `fleet-bench-${size}-`));
   const fleetDir = path.join(tmp, 'fleet');
   const t0 = performance.now();
-  const fleet = generateFleet(size, fleetDir);
+  const fleet = generateFleet(size, fleetDir, TOKEN);
   console.error(
     `${size} devices: fleet in ${fleetDir} (${((performance.now() - t0) / 1000).toFixed(1)} s): ${fleet.configured} configured, ` +
       `${fleet.deviceCanary} reporting canary, ${fleet.gitCanary} canary in Git, ${fleet.outdated} on last month's image`,
@@ -379,7 +286,7 @@ async function benchSize(size: number, keep: boolean, parallel?: number, skipFir
     const firstEnv = skipFirstCheckpoints ? { PULUMI_SKIP_CHECKPOINTS: 'true' } : {};
     const phases: { phase: string; args: (ring: string) => string[]; env?: NodeJS.ProcessEnv }[] = [
       { phase: skipFirstCheckpoints ? 'first up (no checkpoints)' : 'first up', env: firstEnv, args: (ring) => ['up', '--yes', '--skip-preview', ...p, '--message', `bench: first up of ${ring}`] },
-      { phase: 'no-op preview', args: () => ['preview', ...p] },
+      { phase: 'no-op preview', args: () => ['preview', '--diff', '--suppress-progress', ...p] },
       { phase: 'no-op up', args: (ring) => ['up', '--yes', '--skip-preview', ...p, '--message', `bench: no-op up of ${ring}`] },
     ];
     for (const { phase, args, env: phaseEnv } of phases) {
@@ -410,12 +317,12 @@ function report(results: PhaseResult[]): string {
       `program ${(process.env.PULUMI_NODEJS_TRANSPILE_ONLY ?? 'true') === 'true' ? 'transpiled only (scripts/pulumi sets PULUMI_NODEJS_TRANSPILE_ONLY=true)' : 'type-checked by ts-node'}.`,
   );
   lines.push('');
-  lines.push('| Devices | Stack | Step | Resources | Wall time | Peak RSS, tree | CLI | Program | Provider | Emulator | CPU s: CLI / program / provider / emulator | Requests (mutating) | Load 1 min |');
-  lines.push('|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  lines.push('| Devices | Stack | Step | Resources | Wall time | Peak RSS, tree | CLI | Program | Provider | Emulator | CPU s: CLI / program / provider / emulator | Requests (mutating) | Printed | Load 1 min |');
+  lines.push('|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of results) {
     const m = r.memory;
     lines.push(
-      `| ${r.size.toLocaleString('en')} | ${r.ring} | ${r.phase}${r.code === 0 ? '' : ' **failed**'}${r.phase.startsWith('no-op') && r.changed ? ' **changed**' : ''} | ${r.resources} | ${r.seconds.toFixed(1)} s | ${mib(m.total)} | ${mib(m.byRole.cli)} | ${mib(m.byRole.program)} | ${mib(m.byRole.provider)} | ${mib(m.emulator)} | ${[r.cpu.cli, r.cpu.program, r.cpu.provider, r.cpu.emulator].map((c) => c.toFixed(0)).join(' / ')} | ${r.requestTotal} (${r.mutating}) | ${r.load[0].toFixed(2)} → ${r.load[1].toFixed(2)} |`,
+      `| ${r.size.toLocaleString('en')} | ${r.ring} | ${r.phase}${r.code === 0 ? '' : ' **failed**'}${r.phase.startsWith('no-op') && r.changed ? ' **changed**' : ''} | ${r.resources} | ${r.seconds.toFixed(1)} s | ${mib(m.total)} | ${mib(m.byRole.cli)} | ${mib(m.byRole.program)} | ${mib(m.byRole.provider)} | ${mib(m.emulator)} | ${[r.cpu.cli, r.cpu.program, r.cpu.provider, r.cpu.emulator].map((c) => c.toFixed(0)).join(' / ')} | ${r.requestTotal} (${r.mutating}) | ${(r.outputBytes / 1024).toFixed(1)} KiB | ${r.load[0].toFixed(2)} → ${r.load[1].toFixed(2)} |`,
     );
   }
   for (const size of [...new Set(results.map((r) => r.size))]) {

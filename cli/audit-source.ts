@@ -1,7 +1,8 @@
 // Where the audit's facts come from: the stack's update history and the checkpoint of each
 // update, read through the Pulumi CLI. The CLI exports past checkpoints (`stack export
-// --version`) only from the Pulumi Cloud backend; the local file backend keeps them next to its
-// history (`.pulumi/history/<project>/<stack>/<stack>-<time>.checkpoint.json`), read here.
+// --version`) only from the Pulumi Cloud backend; the DIY backends keep them next to their
+// history (`.pulumi/history/<project>/<stack>/<stack>-<time>.checkpoint.json`), read here from
+// the local file backend's folder and from an S3-compatible bucket (cli/s3-backend.ts).
 import { execFile } from 'node:child_process';
 import { createDecipheriv, pbkdf2Sync } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -11,6 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import * as YAML from 'yaml';
 import { AuditUpdate, FleetSnapshot, snapshotOf, UpdateInfo } from '../program/audit';
 import { repoRoot } from './pulumi-runner';
+import { s3HistoryFolder } from './s3-backend';
 
 export interface PulumiOutput {
   code: number;
@@ -123,25 +125,39 @@ export function fileHistoryDir(backendUrl: string, project: string, stack: strin
   return candidates.find((dir) => fs.existsSync(dir));
 }
 
-function readMaybeGzipped(file: string): string | undefined {
-  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8');
-  if (fs.existsSync(`${file}.gz`)) return gunzipSync(fs.readFileSync(`${file}.gz`)).toString('utf8');
+/** A stack's history folder on a DIY backend: the names of its files and their contents. */
+interface HistoryFolder {
+  names: string[];
+  read(name: string): Promise<Buffer>;
+  close(): void;
+}
+
+function fileHistoryFolder(dir: string): HistoryFolder {
+  return { names: fs.readdirSync(dir), read: async (name) => fs.readFileSync(path.join(dir, name)), close: () => undefined };
+}
+
+// PULUMI_DIY_BACKEND_GZIP writes `.json.gz` instead.
+async function readMaybeGzipped(folder: HistoryFolder, name: string): Promise<string | undefined> {
+  if (folder.names.includes(name)) return (await folder.read(name)).toString('utf8');
+  if (folder.names.includes(`${name}.gz`)) return gunzipSync(await folder.read(`${name}.gz`)).toString('utf8');
   return undefined;
 }
 
-/** Updates and checkpoints of a file backend, paired exactly by the file names. */
-function readFileHistory(dir: string): { info: CliHistoryEntry; deployment?: ExportedDeployment }[] {
-  const stems = fs
-    .readdirSync(dir)
+/** Updates and checkpoints of a DIY backend, paired exactly by the file names, oldest first. */
+async function readHistory(folder: HistoryFolder, wanted: (index: number) => boolean): Promise<{ info: CliHistoryEntry; deployment?: ExportedDeployment }[]> {
+  const stems = folder.names
     .map((f) => /^(.*-(\d+))\.history\.json(\.gz)?$/.exec(f))
     .filter((m): m is RegExpExecArray => m !== null)
     .sort((a, b) => (BigInt(a[2]) < BigInt(b[2]) ? -1 : BigInt(a[2]) > BigInt(b[2]) ? 1 : 0))
     .map((m) => m[1]);
-  return stems.map((stem) => {
-    const info = JSON.parse(readMaybeGzipped(path.join(dir, `${stem}.history.json`))!) as CliHistoryEntry;
-    const checkpoint = readMaybeGzipped(path.join(dir, `${stem}.checkpoint.json`));
-    return { info, deployment: checkpoint ? (JSON.parse(checkpoint) as { checkpoint?: { latest?: ExportedDeployment } }).checkpoint?.latest : undefined };
-  });
+  const entries: { info: CliHistoryEntry; deployment?: ExportedDeployment }[] = [];
+  for (const [index, stem] of stems.entries()) {
+    const info = JSON.parse((await readMaybeGzipped(folder, `${stem}.history.json`))!) as CliHistoryEntry;
+    // Checkpoints are the large files (the whole state): only those of the range are read.
+    const checkpoint = wanted(index) ? await readMaybeGzipped(folder, `${stem}.checkpoint.json`) : undefined;
+    entries.push({ info, deployment: checkpoint ? (JSON.parse(checkpoint) as { checkpoint?: { latest?: ExportedDeployment } }).checkpoint?.latest : undefined });
+  }
+  return entries;
 }
 
 interface ExportedDeployment {
@@ -169,17 +185,24 @@ export async function loadAuditUpdates(options: AuditSourceOptions): Promise<Aud
     deployment ? snapshotOf(deployment, { reveal: secretRevealer(deployment.secrets_providers, phrase) }) : undefined;
   const wanted = (version: number) => (options.from === undefined || version >= options.from - 1) && (options.to === undefined || version <= options.to);
 
-  if (url.startsWith('file://')) {
+  if (url.startsWith('file://') || url.startsWith('s3://')) {
     const project = (YAML.parse(fs.readFileSync(path.join(cwd, 'Pulumi.yaml'), 'utf8')) as { name: string }).name;
     // Fails with the CLI's own message when the stack does not exist.
     await pulumiJson(['stack', 'history', '--json', '--stack', options.stack], env, cwd);
-    const dir = fileHistoryDir(url, project, options.stack);
-    if (!dir) return [];
-    // The file backend records version 0 for every update: number them in order, oldest first.
-    return readFileHistory(dir).map((entry, index) => ({
-      info: infoOf(entry.info, index + 1),
-      snapshot: wanted(index + 1) ? snapshot(entry.deployment) : undefined,
-    }));
+    let folder: HistoryFolder | undefined;
+    if (url.startsWith('s3://')) folder = await s3HistoryFolder(url, project, options.stack, env);
+    else {
+      const dir = fileHistoryDir(url, project, options.stack);
+      folder = dir ? fileHistoryFolder(dir) : undefined;
+    }
+    if (!folder) return [];
+    try {
+      // DIY backends record version 0 for every update: number them in order, oldest first.
+      const history = await readHistory(folder, (index) => wanted(index + 1));
+      return history.map((entry, index) => ({ info: infoOf(entry.info, index + 1), snapshot: snapshot(entry.deployment) }));
+    } finally {
+      folder.close();
+    }
   }
 
   const history = (await pulumiJson<CliHistoryEntry[]>(['stack', 'history', '--json', '--stack', options.stack], env, cwd)).reverse();

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { startEmulator } from '../emulator';
 import { createMenderClient } from '../provider/mender';
 import { runPulumi, repoRoot } from './pulumi-runner';
-import { DeviceStatus, ExportedDevice, fleetStatus, statusTable } from './status';
+import { appliedDevices, DeviceStatus, fleetStatus, statusTable } from './status';
 
 const TOKEN = 'demo-personal-access-token';
 const RINGS = ['canary', 'production'];
@@ -44,8 +44,11 @@ export async function runDemo(options: { world: string }): Promise<number> {
         failures.push(`up of ${ring} failed`);
         continue;
       }
-      const outputs = await runPulumi(['stack', 'output', 'devices', '--json', '--stack', ring], env, { quiet: true });
-      const devices = JSON.parse(outputs.output.slice(outputs.output.indexOf('{'))) as Record<string, ExportedDevice>;
+      const devices = await appliedDevices(ring, env);
+      if (!devices) {
+        failures.push(`the stack ${ring} has no devices output after its up`);
+        continue;
+      }
       const rows = await fleetStatus(client, devices);
       statuses.push(...rows);
       banner(`ring ${ring}: status`);

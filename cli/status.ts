@@ -87,6 +87,19 @@ async function stackConfig(key: string, stack: string, env: NodeJS.ProcessEnv): 
   return result.code === 0 ? result.stdout.replace(/\n$/, '') : undefined;
 }
 
+/**
+ * The devices the stack's last update applied (its `devices` output), or undefined when the
+ * stack has none yet. The output is a secret only to keep previews short, so it is read with
+ * --show-secrets; it holds no secret value.
+ */
+export async function appliedDevices(stack: string, env: NodeJS.ProcessEnv): Promise<Record<string, ExportedDevice> | undefined> {
+  const outputs = await pulumiJson<Record<string, unknown> | null>(['stack', 'output', '--json', '--show-secrets', '--stack', stack], env);
+  const devices = outputs?.devices;
+  if (devices === undefined || devices === null) return undefined;
+  if (typeof devices !== 'object' || Array.isArray(devices)) throw new Error(`stack ${stack}: the devices output is not a map of device ids (got ${typeof devices})`);
+  return devices as Record<string, ExportedDevice>;
+}
+
 export interface StatusOptions {
   stack: string;
   env?: NodeJS.ProcessEnv;
@@ -99,7 +112,7 @@ export interface StatusOptions {
  */
 export async function ringStatus(options: StatusOptions): Promise<DeviceStatus[]> {
   const env = options.env ?? process.env;
-  const devices = await pulumiJson<Record<string, ExportedDevice> | null>(['stack', 'output', 'devices', '--json', '--stack', options.stack], env);
+  const devices = await appliedDevices(options.stack, env);
   if (!devices) throw new Error(`stack ${options.stack} has no devices output: has it been applied (pulumi up) yet?`);
   const serverUrl = (await stackConfig('mender:serverUrl', options.stack, env)) || env.MENDER_SERVER_URL;
   const token = (await stackConfig('mender:token', options.stack, env)) || env.MENDER_ACCESS_TOKEN;

@@ -3,6 +3,7 @@
 // configuration keys). Secret values never reach this module in clear: the loader
 // (cli/audit-source.ts) hands over a digest per secret key, or nothing when it cannot decrypt.
 import { createHash, randomBytes } from 'node:crypto';
+import { nameAFew } from '../provider/name-a-few';
 
 /** One entry of `pulumi stack history --json` (or a file backend's `.history.json`). */
 export interface UpdateInfo {
@@ -149,14 +150,19 @@ export interface SnapshotOptions {
 /** Reduces `pulumi stack export` output (its `deployment`) to a FleetSnapshot. */
 export function snapshotOf(deployment: { resources?: ExportedResource[] } | undefined, options: SnapshotOptions = {}): FleetSnapshot {
   const snapshot: FleetSnapshot = { devices: {}, deployments: [], configurations: {} };
+  let devicesRead = false;
   for (const resource of deployment?.resources ?? []) {
     const outputs = resource.outputs ?? {};
     const type = typeName(resource.type);
     if (resource.type === 'pulumi:pulumi:Stack') {
       const ring = plainSecret(outputs.ring);
       if (typeof ring === 'string') snapshot.ring = ring;
-      const devices = plainSecret(outputs.devices);
-      if (devices && typeof devices === 'object') snapshot.devices = devices as Record<string, SnapshotDevice>;
+      // A secret since previews stopped printing it (older checkpoints hold it in clear).
+      const devices = isSecretValue(outputs.devices) ? (plainSecret(outputs.devices) ?? safeReveal(options.reveal, outputs.devices)) : outputs.devices;
+      if (devices && typeof devices === 'object') {
+        snapshot.devices = devices as Record<string, SnapshotDevice>;
+        devicesRead = true;
+      }
     } else if (type === 'MenderDeployment') {
       snapshot.deployments.push({
         artifactName: String(outputs.artifactName ?? resourceName(resource.urn)),
@@ -186,6 +192,11 @@ export function snapshotOf(deployment: { resources?: ExportedResource[] } | unde
     }
   }
   snapshot.deployments.sort((a, b) => a.artifactName.localeCompare(b.artifactName));
+  // Without the devices output (a secrets provider this process cannot open), the deployments
+  // still tell which device was meant to run which image.
+  if (!devicesRead) {
+    for (const d of snapshot.deployments) for (const id of d.devices) snapshot.devices[id] = { ring: snapshot.ring, desiredImage: d.artifactName };
+  }
   return snapshot;
 }
 
@@ -358,10 +369,10 @@ export function describeChange(change: FleetChange): string {
         : `device ${change.device}: configuration sent again (drift corrected, or a secret value changed)`;
     case 'image-redeployed':
       return change.devices.length > 0
-        ? `image ${change.image} deployed again to ${list(change.devices)} (drift corrected)`
+        ? `image ${change.image} deployed again to ${nameAFew(change.devices)} (drift corrected)`
         : `image ${change.image} deployed again to ${plural(change.count, 'device')} of its set (drift corrected)`;
     case 'deployment-failed':
-      return `image ${change.image} failed on ${list(change.devices)}${change.deploymentId ? ` (Mender deployment ${change.deploymentId})` : ''}`;
+      return `image ${change.image} failed on ${nameAFew(change.devices)}${change.deploymentId ? ` (Mender deployment ${change.deploymentId})` : ''}`;
     case 'drift-image':
       return `drift: device ${change.device} does not run ${change.image}`;
     case 'drift-configuration':

@@ -4,6 +4,7 @@ import { FleetIssue } from './description/issues';
 import { configurationTemplateOf, deviceScope, gitRingOf, osImagesOf, osImagesOrigin, renderDeviceConfiguration } from './description/resolve';
 import type { RenderedConfiguration } from './description/template';
 import type { SecretSource } from './description/variables';
+import { nameAFew } from '../provider/name-a-few';
 
 /** What Mender's inventory says about a device: the device knows itself best. */
 export interface DeviceFacts {
@@ -174,7 +175,7 @@ export function planRing(fleet: FleetDescription, facts: FleetFacts, options: Pl
     const issue = {
       file: unknown[0].origin.file,
       line: unknown[0].origin.line,
-      message: `${ids.length} device${ids.length === 1 ? '' : 's'} listed in Git ${ids.length === 1 ? 'is' : 'are'} unknown to Mender (not accepted or wrong id): ${ids.join(', ')}`,
+      message: `${ids.length} device${ids.length === 1 ? '' : 's'} listed in Git ${ids.length === 1 ? 'is' : 'are'} unknown to Mender (not accepted or wrong id): ${nameAFew(ids)}`,
     };
     (options.strict ? plan.errors : plan.warnings).push(issue);
   }

@@ -4,6 +4,7 @@
 // Mender's own deployment history: the canary stack names its deployments
 // `canary:<artifact>:<device count>:<digest>` (provider/mender-deployment.ts, deploymentName).
 import type { MenderClient } from '../provider/mender';
+import { nameAFew } from '../provider/name-a-few';
 import type { Plan } from './plan';
 
 /** One Mender deployment of the earlier ring. */
@@ -109,7 +110,7 @@ export function checkPromotion(plan: Pick<Plan, 'devices'>, sourceRing: string, 
 export function describeViolations(ring: string, sourceRing: string, violations: PromotionViolation[]): { summary: string; details: string[] } {
   const summary = `promotion gate of ring ${ring}: ${violations.map((v) => `image ${v.image} has not finished on ${sourceRing} (${v.evidence})`).join('; ')}; nothing was sent to Mender`;
   const details = [
-    ...violations.map((v) => `image ${v.image} has not finished on ${sourceRing}: ${v.evidence}; wanted by ${v.devices.length} device${v.devices.length === 1 ? '' : 's'} of ${ring}: ${v.devices.join(', ')}`),
+    ...violations.map((v) => `image ${v.image} has not finished on ${sourceRing}: ${v.evidence}; wanted by ${v.devices.length} device${v.devices.length === 1 ? '' : 's'} of ${ring}: ${nameAFew(v.devices)}`),
     `roll the image out on ${sourceRing} first, or record an override with a reason in the stack configuration: fleet:promotionOverride: [{image: <image>, reason: <why>}]`,
   ];
   return { summary, details };

@@ -1,4 +1,5 @@
 import type { MenderClient } from './mender';
+import { nameAFew } from './name-a-few';
 import type { DeploymentStatistics } from './mender';
 import { RolloutPolicy, StatusCounts } from './types';
 
@@ -55,7 +56,7 @@ export async function watchRollout(client: MenderClient, deploymentId: string, d
       const failedDevices = await failedDevicesOf(client, deploymentId);
       const after = await client.getDeploymentStatistics(deploymentId);
       throw new RolloutError(
-        `deployment ${deploymentId} of ${deviceCount} device(s) was aborted: ${failed} failed, above the allowed ratio ${maxRatio}; failed devices: ${failedDevices.join(', ')}`,
+        `deployment ${deploymentId} of ${deviceCount} device(s) was aborted: ${failed} failed, above the allowed ratio ${maxRatio}; failed devices: ${nameAFew(failedDevices)}`,
         { status: 'aborted', statistics: counts(after), failedDevices },
       );
     }

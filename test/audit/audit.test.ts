@@ -130,6 +130,22 @@ describe('fleetChanges', () => {
     expect(JSON.stringify(snapshot)).not.toContain('hunter2');
   });
 
+  it('reads the devices output as the secret it now is, and falls back to the deployments when it cannot open it', () => {
+    const plain = snap(v1);
+    const original = (exported(v1).resources[0].outputs as { devices: unknown }).devices;
+    const withDevices = (devices: unknown) => {
+      const e = exported(v1);
+      return { resources: [{ ...e.resources[0], outputs: { ...e.resources[0].outputs, devices } }, ...e.resources.slice(1)] };
+    };
+    // `stack export --show-secrets` (Pulumi Cloud) holds it in clear; a file backend's checkpoint encrypted.
+    expect(snapshotOf(withDevices({ ...SIG, plaintext: JSON.stringify(original) })).devices).toEqual(plain.devices);
+    const sealed = withDevices({ ...SIG, ciphertext: 'v1:x:y' });
+    expect(snapshotOf(sealed, { reveal: (s) => (s.ciphertext === 'v1:x:y' ? original : undefined) }).devices).toEqual(plain.devices);
+    const unreadable = snapshotOf(sealed);
+    expect(unreadable.devices).toEqual({ [A]: { ring: 'canary', desiredImage: 'pi4-2026.10' } });
+    expect(fleetChanges(plain, unreadable)).toEqual([]);
+  });
+
   it('reports devices leaving the ring and configurations no longer managed', () => {
     expect(fleetChanges(snap(v1), snap({ devices: {} }))).toEqual([
       { kind: 'device-removed', device: A, image: 'pi4-2026.10' },

@@ -74,6 +74,14 @@ describe('promotion gate', () => {
     expect(overridden.invalidOverrides).toEqual(['pi4-new']);
   });
 
+  it('names a few of the blocked devices and counts the rest, however many there are', () => {
+    const devices = Array.from({ length: 1632 }, (_, i) => `${String(i).padStart(8, '0')}-0000-4000-8000-000000000000`);
+    const { details } = describeViolations('production', 'canary', [{ image: 'pi4-new', devices, evidence: 'no canary deployment of it' }]);
+    expect(details[0]).toBe(
+      `image pi4-new has not finished on canary: no canary deployment of it; wanted by 1632 devices of production: ${devices.slice(0, 5).join(', ')} and 1,627 more`,
+    );
+  });
+
   it('reads overrides from the configuration and rejects malformed ones', () => {
     expect(parseOverrides(undefined)).toEqual([]);
     expect(parseOverrides('[{"image":"x","reason":"why"}]')).toEqual([{ image: 'x', reason: 'why' }]);

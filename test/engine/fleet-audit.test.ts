@@ -124,6 +124,24 @@ describe('audit, status and promotion gate over several updates', () => {
     expect(mutating(await emu.requests())).toEqual([]);
   });
 
+  it('plans production in fleet terms with reads only: the image, the device getting it, the gate refusing it', async () => {
+    await emu.clearRequests();
+    const result = await fleetCli(['plan', '--stack', 'production', '--config-file', configFile('production')], ws.env);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    for (const line of [
+      'STOP: the promotion gate refuses pi4-2026.11: an up would stop before anything reaches Mender',
+      'Image pi4-2026.11: 1 device gets it, 0 already run it',
+      '  pi4-v3-arm64 in pi4: 1',
+      `  ${B}`,
+      '  refused: pi4-2026.11 (wanted by 1 device): no canary deployment of it',
+    ]) {
+      expect(result.stdout).toContain(line);
+    }
+    expect(result.stdout).toContain('ring: 0 devices join, 0 devices leave');
+    expect(mutating(await emu.requests())).toEqual([]);
+  });
+
   it('promotes the image once it finished on canary', async () => {
     await up('canary', 'roll pi4-2026.11 to canary');
     await up('production', 'promote pi4-2026.11 to production');
@@ -138,6 +156,12 @@ describe('audit, status and promotion gate over several updates', () => {
     expect(refused.stdout + refused.stderr).toContain('image pi3-2026.11 has not finished on canary (no canary deployment of it)');
 
     const override = ['fleet:promotionOverride:', '  - image: pi3-2026.11', '    reason: no canary device of type pi3-arm64'];
+    const plan = await fleetCli(['plan', '--stack', 'production', '--markdown', '--config-file', configFile('production', override)], { ...ws.env, ...env });
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain('| `pi3-2026.11` | 1 | 0 | `pi3-2026.10`: 1 |');
+    expect(plan.stdout).toContain(`- \`${B}\`: changed runner_labels, runner_token (secret)`);
+    expect(plan.stdout).toContain('- overridden: pi3-2026.11, although no canary deployment of it; reason: no canary device of type pi3-arm64');
+    expect(plan.stdout).not.toMatch(/runner-token-\d|pi4,hil/);
     const applied = await up('production', 'pi3-2026.11 without canary; new runner token', override, env);
     expect(applied.stdout + applied.stderr).toContain('promotion override: image pi3-2026.11 is deployed although no canary deployment of it; reason: no canary device of type pi3-arm64');
   });

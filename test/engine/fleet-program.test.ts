@@ -86,7 +86,9 @@ describe('the fleet program against the emulator', () => {
     }
     expect([...targeted].sort()).toEqual(CANARY);
 
-    const outputs = JSON.parse((await ws.ok(['stack', 'output', 'devices', '--json', '--stack', 'canary'])).stdout) as Record<string, { ring: string; ringSource: string }>;
+    // A secret only so that previews do not print a line per device.
+    expect(JSON.parse((await ws.ok(['stack', 'output', 'devices', '--json', '--stack', 'canary'])).stdout)).toBe('[secret]');
+    const outputs = JSON.parse((await ws.ok(['stack', 'output', 'devices', '--json', '--show-secrets', '--stack', 'canary'])).stdout) as Record<string, { ring: string; ringSource: string }>;
     expect(Object.keys(outputs).sort()).toEqual(CANARY);
     expect(outputs['048312b5-0456-47a7-9e83-b636f4c0a689']).toMatchObject({ ring: 'canary', ringSource: 'device' });
   });

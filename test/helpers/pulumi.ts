@@ -21,11 +21,16 @@ export interface PulumiWorkspace {
   dispose(): void;
 }
 
-export function pulumiWorkspace(): PulumiWorkspace {
+/**
+ * `backend`: another state backend (e.g. an S3 bucket) and the variables that reach it; the
+ * throw-away folder then only holds PULUMI_HOME.
+ */
+export function pulumiWorkspace(backend?: { url: string; env?: Record<string, string> }): PulumiWorkspace {
   const backendDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-backend-'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    PULUMI_BACKEND_URL: `file://${backendDir}`,
+    ...backend?.env,
+    PULUMI_BACKEND_URL: backend?.url ?? `file://${backendDir}`,
     PULUMI_CONFIG_PASSPHRASE: 'engine-test-passphrase',
     PULUMI_HOME: path.join(backendDir, '.pulumi-home'),
     // Colour codes would make assertions on the CLI's output brittle.

@@ -98,6 +98,15 @@ describe('planRing', () => {
     expect(plan.errors).toEqual([]);
   });
 
+  it('names a few of many unknown devices and counts the rest', () => {
+    const unknown = Array.from({ length: 40 }, (_, i) => `${String(i).padStart(8, '0')}-0000-4000-8000-000000000000`);
+    const inventory = baseFleet['inventory.yml'] + ['    lab:', '      hosts:', ...unknown.map((id) => `        ${id}:`), ''].join('\n');
+    const plan = planRing(fleetOf({ 'inventory.yml': inventory }), allKnown(), { ring: 'production', secrets: noSecrets });
+    expect(plan.warnings.map((w) => w.message)).toEqual([
+      `40 devices listed in Git are unknown to Mender (not accepted or wrong id): ${unknown.slice(0, 5).join(', ')} and 35 more`,
+    ]);
+  });
+
   it('makes unknown devices an error when strict', () => {
     const plan = planRing(fleetOf(), facts([{ id: PI3, deviceType: 'pi3-arm64' }]), { ring: 'production', strict: true, secrets: noSecrets });
     expect(plan.errors).toHaveLength(1);
