@@ -143,7 +143,7 @@ describe('the fleet state in an S3 bucket (MinIO)', () => {
     const history = await minio.keys('.pulumi/history/fleet/canary/');
     expect(history.filter((k) => k.endsWith('.checkpoint.json'))).toHaveLength(1);
     expect(history.filter((k) => k.endsWith('.history.json'))).toHaveLength(1);
-    const outputs = JSON.parse((await s3.ws.ok(['stack', 'output', 'devices', '--json', '--stack', 'canary'])).stdout) as Record<string, { desiredImage: string }>;
+    const outputs = JSON.parse((await s3.ws.ok(['stack', 'output', 'devices', '--json', '--show-secrets', '--stack', 'canary'])).stdout) as Record<string, { desiredImage: string }>;
     expect(Object.fromEntries(Object.entries(outputs).map(([id, d]) => [id, d.desiredImage]))).toEqual({ [A]: 'pi4-2026.10', [D]: 'pi3-2026.10' });
   });
 
