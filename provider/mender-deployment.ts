@@ -261,9 +261,9 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
   async read(id, props) {
     const client = menderClient();
     const old = props as MenderDeploymentOutputs;
-    const running = await runningArtifacts(client, old.devices);
     // A device still targeted by an unfinished deployment of this resource is on its way,
-    // whether or not it has polled yet: not drifted.
+    // whether or not it has polled yet: not drifted. Read before what devices run: a device
+    // only leaves that set by finishing, so the other order could miss one in between.
     const busy = new Set<string>();
     let anyUnfinished = false;
     for (const deploymentId of old.activeDeploymentIds ?? (old.deploymentId ? [old.deploymentId] : [])) {
@@ -279,6 +279,7 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
       const done = await finishedIn(client, deploymentId);
       for (const d of await client.getDeploymentDeviceList(deploymentId)) if (!done.has(d)) busy.add(d);
     }
+    const running = await runningArtifacts(client, old.devices);
     const outOfSync = old.devices.filter((d) => running.has(d) && running.get(d) !== old.artifactName && !busy.has(d));
     return { id, props: { ...old, status: anyUnfinished ? 'inprogress' : old.status, outOfSync } };
   },
