@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerAuditCommand } from './audit';
 import { registerDemoCommand } from './demo';
 import { registerEmulatorCommand } from './emulator';
+import { registerRecoverCommand } from './recover';
 import { registerStatusCommand } from './status';
 import { registerValidateCommand } from './validate';
 
@@ -13,5 +14,6 @@ export async function main(argv: string[]): Promise<void> {
   registerEmulatorCommand(program);
   registerAuditCommand(program);
   registerStatusCommand(program);
+  registerRecoverCommand(program);
   await program.parseAsync(argv);
 }
