@@ -13,7 +13,7 @@ import { leftBehindPlugins, mayBeAlive, StackLock, stackLocks, stopProcess } fro
 
 export interface RecoverOptions {
   stack: string;
-  /** A lock younger than this may belong to a live update (on another host its process cannot be checked). */
+  /** A lock of another host younger than this may belong to a live update (its process cannot be checked from here). */
   minAgeSeconds: number;
   /** The Pulumi project's directory (holds Pulumi.yaml). */
   cwd: string;
@@ -160,7 +160,7 @@ export function registerRecoverCommand(program: Command): void {
     .command('recover')
     .description('After an interrupted `pulumi up`: stop what it left running on this host, remove its stale lock and pending operations (file backend), never touching a live update')
     .requiredOption('--stack <ring>', 'the stack (ring) to recover')
-    .option('--min-age <seconds>', 'refuse a lock younger than this (an update on another host cannot be checked)', '600')
+    .option('--min-age <seconds>', 'refuse a lock of another host younger than this (its process cannot be checked from here; on this host the process decides)', '600')
     .option('--cwd <dir>', 'the Pulumi project directory', process.cwd())
     .action(async (options: { stack: string; minAge: string; cwd: string }) => {
       const minAgeSeconds = Number(options.minAge);

@@ -50,13 +50,15 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** Why the update holding the lock may still run, or undefined when it is certainly dead. */
+/**
+ * Why the update holding the lock may still run, or undefined when it is certainly dead. On
+ * this host the process answers it (a process with that pid, even a reused pid, counts as
+ * alive); a lock of another host is trusted dead only once older than `minAgeSeconds`.
+ */
 export function mayBeAlive(lock: StackLock, minAgeSeconds: number, now = new Date()): string | undefined {
+  if (lock.hostname === os.hostname()) return processAlive(lock.pid) ? `its process ${lock.pid} still runs on this host (${lock.hostname})` : undefined;
   const ageSeconds = (now.getTime() - lock.timestamp.getTime()) / 1000;
-  if (lock.hostname === os.hostname() && processAlive(lock.pid)) return `its process ${lock.pid} still runs on this host (${lock.hostname})`;
-  if (ageSeconds < minAgeSeconds) {
-    return `the lock is ${Math.floor(ageSeconds)} s old, younger than --min-age ${minAgeSeconds} s${lock.hostname === os.hostname() ? '' : ` (taken on ${lock.hostname}, whose processes this host cannot see)`}`;
-  }
+  if (ageSeconds < minAgeSeconds) return `the lock is ${Math.floor(ageSeconds)} s old, younger than --min-age ${minAgeSeconds} s (taken on ${lock.hostname}, whose processes this host cannot see)`;
   return undefined;
 }
 
