@@ -121,8 +121,18 @@ export async function recover(opts: RecoverOptions): Promise<RecoverOutcome> {
   }
 
   // 4. The pending operations: export, drop them, import.
-  const exported = await pulumi(['stack', 'export', '--stack', opts.stack], opts);
+  let exported = await pulumi(['stack', 'export', '--stack', opts.stack], opts);
+  // Once, in the workflow test, the export right after a kill failed with "failed to load
+  // checkpoint: EOF" (not reproduced since, cause unknown): a few retries cost little.
+  for (let retry = 0; retry < 5 && exported.code !== 0 && /failed to load checkpoint/.test(exported.stderr); retry++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    exported = await pulumi(['stack', 'export', '--stack', opts.stack], opts);
+  }
   if (exported.code !== 0) {
+    if (/failed to load checkpoint/.test(exported.stderr)) {
+      const checkpoint = path.join(backendDir, '.pulumi', 'stacks', project, `${opts.stack}.json`);
+      throw new Error(`recover: ${opts.stack}: the stack's checkpoint ${checkpoint} cannot be read (${exported.stderr.trim()}); the previous one is ${checkpoint}.bak: check it, copy it over the checkpoint, then run recover again`);
+    }
     if (/no stack named/i.test(exported.stderr)) {
       log(`recover: ${opts.stack}: no such stack yet on ${backendUrl}: nothing to recover`);
       return locks.length > 0 ? 'recovered' : 'nothing to do';
