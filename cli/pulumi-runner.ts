@@ -9,9 +9,9 @@ export interface PulumiRun {
 }
 
 /** Runs the pinned CLI (scripts/pulumi), showing its output as it comes and keeping a copy. */
-export function runPulumi(args: string[], env: NodeJS.ProcessEnv, options: { quiet?: boolean; cwd?: string } = {}): Promise<PulumiRun> {
+export function runPulumi(args: string[], env: NodeJS.ProcessEnv, options: { quiet?: boolean } = {}): Promise<PulumiRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [path.join(repoRoot, 'scripts', 'pulumi'), ...args, '--non-interactive'], { cwd: options.cwd ?? repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [path.join(repoRoot, 'scripts', 'pulumi'), ...args, '--non-interactive'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const keep = (chunk: Buffer, stream: NodeJS.WriteStream) => {
       output += chunk.toString();
