@@ -3,6 +3,7 @@ import { registerAuditCommand } from './audit';
 import { registerDemoCommand } from './demo';
 import { registerEmulatorCommand } from './emulator';
 import { registerPlanCommand } from './plan';
+import { registerRecoverCommand } from './recover';
 import { registerStatusCommand } from './status';
 import { registerValidateCommand } from './validate';
 
@@ -15,5 +16,6 @@ export async function main(argv: string[]): Promise<void> {
   registerAuditCommand(program);
   registerStatusCommand(program);
   registerPlanCommand(program);
+  registerRecoverCommand(program);
   await program.parseAsync(argv);
 }

@@ -584,6 +584,65 @@ describe('drift.yml', () => {
   });
 });
 
+describe('recovery before the Pulumi step (apply.yml, drift.yml)', () => {
+  const ringOf: Record<string, (ring: string) => Dict> = {
+    'apply.yml': (ring) => ({ github: { ref_name: ring } }),
+    'drift.yml': (ring) => ({ matrix: { stack: ring } }),
+  };
+  const recoverStep = (file: string): Step => {
+    const steps = onlyJob(file).steps.filter((s) => s.run?.includes('node bin/fleet.js recover --stack "$STACK"'));
+    expect(steps).toHaveLength(1);
+    return steps[0];
+  };
+
+  it.each(Object.keys(ringOf))('%s runs `fleet recover` of its ring right before the Pulumi step, into the job summary, failing the job on a refusal', (file) => {
+    const job = onlyJob(file);
+    const step = recoverStep(file);
+    const [pulumiStep] = pulumiSteps(job);
+    expect(job.steps.indexOf(step)).toBe(job.steps.indexOf(pulumiStep) - 1);
+    for (const ring of RINGS) expect(evaluate(String(step.env?.STACK), ringOf[file](ring))).toBe(ring);
+    expect(step['continue-on-error']).toBeUndefined();
+    expect(step.if).toBeUndefined();
+    expect(step.run).toMatch(/set -o pipefail/);
+    expect(step.run).toMatch(/\| tee -a "\$GITHUB_STEP_SUMMARY"/);
+    // The same backend and passphrase as the Pulumi step; no Mender secret (recover never calls Mender).
+    for (const name of ['PULUMI_BACKEND_URL', 'PULUMI_ACCESS_TOKEN', 'PULUMI_CONFIG_PASSPHRASE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) expect(step.env?.[name]).toBe(pulumiStep.env?.[name]);
+    expect(Object.keys(step.env ?? {}).filter((k) => k.startsWith('MENDER_'))).toEqual([]);
+  });
+
+  /** Runs the step's own script with bash, as the runner would, against a file backend. */
+  function runRecoverStep(file: string, backendDir: string, stack: string): { code: number; summary: string; stdout: string } {
+    const summary = path.join(backendDir, 'summary.md');
+    fs.writeFileSync(summary, '');
+    const r = spawnSync('bash', ['-e', '-c', recoverStep(file).run!], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: { ...process.env, STACK: stack, PULUMI_BACKEND_URL: `file://${backendDir}`, PULUMI_CONFIG_PASSPHRASE: 'workflow-test', PULUMI_HOME: path.join(backendDir, '.home'), PULUMI_SKIP_UPDATE_CHECK: 'true', GITHUB_STEP_SUMMARY: summary },
+    });
+    return { code: r.status ?? 1, summary: fs.readFileSync(summary, 'utf8'), stdout: r.stdout };
+  }
+
+  it.each(Object.keys(ringOf))("%s: the step's script reports into the summary, and fails when recover refuses a live update", (file) => {
+    const backendDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-wf-recover-'));
+    try {
+      const clean = runRecoverStep(file, backendDir, 'canary');
+      expect(clean.code).toBe(0);
+      expect(clean.summary).toBe('### fleet recover canary\n```\nrecover: canary: no such stack yet on file://' + backendDir + ': nothing to recover\n```\n');
+      // A lock of this host whose process lives (this test's): the update may be alive.
+      const locks = path.join(backendDir, '.pulumi', 'locks', 'organization', 'fleet', 'canary');
+      fs.mkdirSync(locks, { recursive: true });
+      fs.writeFileSync(path.join(locks, 'a.json'), JSON.stringify({ pid: process.pid, username: 'runner', hostname: os.hostname(), timestamp: new Date().toISOString() }));
+      const refused = runRecoverStep(file, backendDir, 'canary');
+      expect(refused.code).toBe(2);
+      expect(refused.summary).toContain(`recover: canary: refused: update ${process.pid}@${os.hostname()}`);
+      expect(refused.summary.endsWith('```\n')).toBe(true);
+      expect(fs.existsSync(path.join(locks, 'a.json'))).toBe(true);
+    } finally {
+      fs.rmSync(backendDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('secrets', () => {
   const all = [...Object.values(raw), fs.readFileSync(setupActionPath, 'utf8')].join('\n');
 
