@@ -10,6 +10,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmulatorHandle, emulatorFor, mutating, ApiDeployment } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot, initResourcesStack } from '../helpers/pulumi';
+import { engineProcesses as engineProcessIds, alive, cmdline } from '../helpers/processes';
+
+/** The processes of this workspace's engine, by command line. */
+const engineProcesses = (backendDir: string): { pid: number; cmdline: string }[] => engineProcessIds(backendDir).map((pid) => ({ pid, cmdline: cmdline(pid) }));
 
 const program = path.join(repoRoot, 'test', 'fixtures', 'resources-program');
 // Its own stack name: the fixture's stack config files are shared with the other engine tests.
@@ -40,30 +44,6 @@ const desired = {
 
 interface Checkpoint {
   deployment: { pending_operations?: unknown[]; resources?: { urn: string; type: string; outputs?: { deploymentId?: string } }[] };
-}
-
-/** The processes of this workspace's engine (they carry its backend URL), by command line. */
-function engineProcesses(backendDir: string): { pid: number; cmdline: string }[] {
-  const marker = `PULUMI_BACKEND_URL=file://${backendDir}\0`;
-  return fs
-    .readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
-    .flatMap((name) => {
-      try {
-        if (!fs.readFileSync(`/proc/${name}/environ`, 'latin1').includes(marker)) return [];
-        return [{ pid: Number(name), cmdline: fs.readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0').join(' ') }];
-      } catch {
-        return []; // gone, or not ours
-      }
-    });
-}
-
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'latin1'));
-  } catch {
-    return false;
-  }
 }
 
 async function runningImage(emu: EmulatorHandle, id: string): Promise<string> {

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmulatorHandle, emulatorFor, mutating, ApiDeployment } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot, initResourcesStack } from '../helpers/pulumi';
+import { engineProcesses, alive, killAll } from '../helpers/processes';
 
 const program = path.join(repoRoot, 'test', 'fixtures', 'resources-program');
 // Its own stack name: the fixture's stack config file is shared with resources.test.ts, which may run at the same time.
@@ -39,7 +40,6 @@ const desired = {
   configurations: [],
 };
 
-
 interface Checkpoint {
   deployment: { pending_operations?: { type: string; resource: { urn: string } }[]; resources?: { urn: string; type: string }[] };
 }
@@ -52,45 +52,6 @@ async function runningImage(emu: EmulatorHandle, id: string): Promise<string> {
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-}
-
-/**
- * The processes of this workspace's engine: the CLI starts the language host and the dynamic
- * provider in process groups of their own, so a kill of the CLI's group leaves them running. A
- * crash of the machine takes them too; so does this (they carry the workspace's backend URL).
- */
-function engineProcesses(backendDir: string): number[] {
-  const marker = `PULUMI_BACKEND_URL=file://${backendDir}\0`;
-  return fs
-    .readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
-    .filter((name) => {
-      try {
-        return fs.readFileSync(`/proc/${name}/environ`, 'latin1').includes(marker);
-      } catch {
-        return false; // gone, or not ours
-      }
-    })
-    .map(Number);
-}
-
-/** Not yet dead (a zombie waiting for its parent to reap it is dead). */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'latin1'));
-  } catch {
-    return false;
-  }
-}
-
-function killAll(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
 }
 
 describe('pulumi up killed while a deployment is being created', () => {

@@ -9,6 +9,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmulatorHandle, emulatorFor, mutating, ApiDeployment } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot, initResourcesStack } from '../helpers/pulumi';
+import { engineProcesses as allEngineProcesses, alive, cmdline, killAll } from '../helpers/processes';
+
+/** The engine's processes that are not yet dead. */
+const engineProcesses = (backendDir: string): number[] => allEngineProcesses(backendDir).filter(alive);
 
 const program = path.join(repoRoot, 'test', 'fixtures', 'resources-program');
 const TOKEN = 'recover-test-token-7c1d93';
@@ -45,40 +49,6 @@ function fleet(args: string[], env: NodeJS.ProcessEnv): Promise<Fleet> {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });
-}
-
-/** Every process of this workspace's engine (they carry its backend URL in their environment). */
-function engineProcesses(backendDir: string): number[] {
-  const marker = `PULUMI_BACKEND_URL=file://${backendDir}\0`;
-  return fs
-    .readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
-    .filter((name) => {
-      try {
-        return fs.readFileSync(`/proc/${name}/environ`, 'latin1').includes(marker) && !/^\d+ \(.*\) Z /s.test(fs.readFileSync(`/proc/${name}/stat`, 'latin1'));
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
-function cmdline(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ');
-  } catch {
-    return '';
-  }
-}
-
-function killAll(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
 }
 
 function filesUnder(dir: string): string[] {

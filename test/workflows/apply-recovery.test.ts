@@ -15,6 +15,10 @@ import { parse } from 'yaml';
 import { parseWorld } from '../../emulator';
 import { EmulatorHandle, emulatorFor, ApiDeployment } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { engineProcesses as allEngineProcesses, alive, killAll } from '../helpers/processes';
+
+/** The engine's processes that are not yet dead. */
+const engineProcesses = (backendDir: string): number[] => allEngineProcesses(backendDir).filter(alive);
 
 interface Step {
   name?: string;
@@ -88,31 +92,6 @@ function startStep(step: Step, contexts: Contexts, baseEnv: NodeJS.ProcessEnv): 
   child.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { step: evaluate(step.name ?? step.run ?? '', contexts), child, exited, output };
-}
-
-function engineProcesses(backendDir: string): number[] {
-  const marker = `PULUMI_BACKEND_URL=file://${backendDir}\0`;
-  return fs
-    .readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
-    .filter((name) => {
-      try {
-        return fs.readFileSync(`/proc/${name}/environ`, 'latin1').includes(marker) && !/^\d+ \(.*\) Z /s.test(fs.readFileSync(`/proc/${name}/stat`, 'latin1'));
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
-function killAll(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
 }
 
 describe('apply.yml: a killed apply, then the next commit', () => {
