@@ -186,11 +186,19 @@ export async function recover(opts: RecoverOptions): Promise<RecoverOutcome> {
 
   // 4. The pending operations: export, drop them, import.
   let exported = await pulumi(['stack', 'export', '--stack', opts.stack], opts);
-  // Once, in the workflow test, the export right after a kill failed with "failed to load
-  // checkpoint: EOF" (not reproduced since, cause unknown): a few retries cost little.
-  for (let retry = 0; retry < 5 && exported.code !== 0 && /failed to load checkpoint/.test(exported.stderr); retry++) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    exported = await pulumi(['stack', 'export', '--stack', opts.stack], opts);
+  // "failed to load checkpoint: EOF" after a kill: the file backend's blob library (gocloud.dev
+  // v0.46.0 fileblob, writerWithSidecar.Close) writes the object's attributes file with
+  // os.Create + encode, then renames the finished temporary file over the checkpoint. A SIGKILL
+  // between the two leaves an empty `<checkpoint>.attrs` beside the previous, complete
+  // checkpoint, and every read fails decoding it. Without the attributes file the library reads
+  // the object with default attributes, so an empty one is removed (seen in the workflow test).
+  if (exported.code !== 0 && /failed to load checkpoint: EOF/.test(exported.stderr) && backendUrl.startsWith('file://')) {
+    const attrs = path.join(fileBackendDir(backendUrl), '.pulumi', 'stacks', project, `${opts.stack}.json.attrs`);
+    if (fs.existsSync(attrs) && fs.statSync(attrs).size === 0) {
+      fs.rmSync(attrs);
+      log(`recover: ${opts.stack}: removed the empty ${path.relative(fileBackendDir(backendUrl), attrs)} the dead update left half-written (the checkpoint beside it is the previous, complete one)`);
+      exported = await pulumi(['stack', 'export', '--stack', opts.stack], opts);
+    }
   }
   if (exported.code !== 0) {
     if (/failed to load checkpoint/.test(exported.stderr) && backendUrl.startsWith('file://')) {
