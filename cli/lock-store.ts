@@ -2,7 +2,7 @@
 // list them (with their content) and remove them. Pulumi v3.248.0 writes one object per running
 // update, `.pulumi/locks/organization/<project>/<stack>/<uuid>.json` under the backend's root
 // (pkg/backend/diy/lock.go, stackLockDir), `.pulumi/locks/<stack>/` in the legacy layout; seen
-// for real on a file backend and in a MinIO bucket (test/engine/recover-backends.test.ts).
+// for real on a file backend and in a MinIO bucket (test/engine/recover.test.ts, recover-s3.test.ts).
 //
 // - file://: the directory, read directly.
 // - s3://: the bucket, through the AWS SDK with the settings Pulumi takes from the URL and the
