@@ -1,3 +1,4 @@
+import { FAILED_DEVICE_STATUSES, sleep } from './mender';
 import type { MenderClient } from './mender';
 import { nameAFew } from './name-a-few';
 import type { DeploymentStatistics } from './mender';
@@ -19,21 +20,18 @@ export class RolloutError extends Error {
   }
 }
 
-const FAILED = ['failure', 'noartifact'] as const;
-
 function counts(statistics: DeploymentStatistics): StatusCounts {
   return Object.fromEntries(Object.entries(statistics).filter(([, n]) => typeof n === 'number' && n > 0));
 }
 
 function failures(statistics: DeploymentStatistics): number {
-  return FAILED.reduce((sum, key) => sum + (statistics[key] ?? 0), 0);
+  const byStatus: Partial<Record<string, number>> = statistics;
+  return [...FAILED_DEVICE_STATUSES].reduce((sum, key) => sum + (byStatus[key] ?? 0), 0);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function failedDevicesOf(client: MenderClient, deploymentId: string): Promise<string[]> {
   const devices = await client.listDeploymentDevices(deploymentId);
-  return devices.filter((d) => (FAILED as readonly string[]).includes(d.status)).map((d) => d.id).sort();
+  return devices.filter((d) => FAILED_DEVICE_STATUSES.has(d.status)).map((d) => d.id).sort();
 }
 
 /**
