@@ -5,8 +5,9 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LocalWorkspace, PulumiCommand, Stack } from '@pulumi/pulumi/automation';
+import { repoRoot } from './pulumi-runner';
 
-export const repoRoot = path.resolve(__dirname, '..');
+export { repoRoot };
 
 /** As scripts/pulumi says on a local backend without a passphrase: it protects nothing. */
 const LOCAL_DEMO_PASSPHRASE = 'mender-fleet-local-demo';
