@@ -4,6 +4,7 @@
 // Mender's own deployment history: the canary stack names its deployments
 // `canary:<artifact>:<device count>:<digest>` (provider/mender-deployment.ts, deploymentName).
 import { FINISHED_DEVICE_STATUSES } from '../provider/mender/observed';
+import { nonZeroCounts } from '../provider/rollout';
 import type { MenderClient } from '../provider/mender';
 import { nameAFew } from '../provider/name-a-few';
 import type { Plan } from './plan';
@@ -142,7 +143,7 @@ export async function ringDeployments(client: MenderClient, sourceRing: string, 
     artifactName: d.artifact_name,
     status: d.status,
     created: d.created,
-    statistics: Object.fromEntries(Object.entries(await client.getDeploymentStatistics(d.id)).filter(([, n]) => typeof n === 'number' && n > 0)) as Record<string, number>,
+    statistics: nonZeroCounts(await client.getDeploymentStatistics(d.id)),
   }));
 }
 

@@ -20,7 +20,8 @@ export class RolloutError extends Error {
   }
 }
 
-function counts(statistics: DeploymentStatistics): StatusCounts {
+/** A deployment's statistics without the statuses no device is in. */
+export function nonZeroCounts(statistics: DeploymentStatistics): StatusCounts {
   return Object.fromEntries(Object.entries(statistics).filter(([, n]) => typeof n === 'number' && n > 0));
 }
 
@@ -55,20 +56,20 @@ export async function watchRollout(client: MenderClient, deploymentId: string, d
       const after = await client.getDeploymentStatistics(deploymentId);
       throw new RolloutError(
         `deployment ${deploymentId} of ${deviceCount} device(s) was aborted: ${failed} failed, above the allowed ratio ${maxRatio}; failed devices: ${nameAFew(failedDevices)}`,
-        { status: 'aborted', statistics: counts(after), failedDevices },
+        { status: 'aborted', statistics: nonZeroCounts(after), failedDevices },
       );
     }
     if (deployment.status === 'finished') {
-      return { status: 'finished', statistics: counts(statistics), failedDevices: failed > 0 ? await failedDevicesOf(client, deploymentId) : [] };
+      return { status: 'finished', statistics: nonZeroCounts(statistics), failedDevices: failed > 0 ? await failedDevicesOf(client, deploymentId) : [] };
     }
     if (policy.waitForCompletion === false) {
-      return { status: deployment.status, statistics: counts(statistics), failedDevices: [] };
+      return { status: deployment.status, statistics: nonZeroCounts(statistics), failedDevices: [] };
     }
     if (Date.now() - started > timeoutMs) {
       const pending = (statistics.pending ?? 0) + (statistics.downloading ?? 0) + (statistics.installing ?? 0) + (statistics.rebooting ?? 0);
       throw new RolloutError(
         `deployment ${deploymentId} did not finish within ${timeoutMs / 1000}s: ${pending} device(s) still pending or installing (offline devices wait until they poll). It keeps running on the server; the next up waits for it again.`,
-        { status: deployment.status, statistics: counts(statistics), failedDevices: [] },
+        { status: deployment.status, statistics: nonZeroCounts(statistics), failedDevices: [] },
       );
     }
     await sleep(pollMs);
