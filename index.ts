@@ -2,12 +2,14 @@
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { FleetIssue, formatIssue } from './program/description/issues';
+import type { FleetDescription } from './program/description/load';
 import { validateFleetOffline } from './program/description/validate';
 import { gatherFacts } from './program/facts';
 import { planRing } from './program/plan';
 import { describeViolations, enforcePromotionGate } from './program/promotion';
 import { declareFleet } from './program/stack';
-import { configure, menderClient } from './provider/settings';
+import type { MenderClient } from './provider/mender';
+import { clientFromSettings, menderSettingsFromConfig } from './provider/settings';
 
 const fleetConfig = new pulumi.Config('fleet');
 const ring = fleetConfig.get('branch') || pulumi.getStack();
@@ -40,12 +42,26 @@ async function main() {
   }
   const fleet = offline.fleet;
 
-  // The token is read as plain text only to talk to Mender from this process; it never
-  // becomes a resource input.
-  configure({ serverUrl: pulumi.runtime.getConfig('mender:serverUrl'), token: pulumi.runtime.getConfig('mender:token') });
+  // The program's own client, from the stack configuration as the provider's `configure` reads
+  // it. Secrets are read as plain text only to talk to Mender from this process; they never
+  // become resource inputs.
+  let client: MenderClient;
+  try {
+    client = clientFromSettings(menderSettingsFromConfig((key) => pulumi.runtime.getConfig(key)));
+  } catch (error) {
+    throw new pulumi.RunError(`cannot read the fleet's facts from Mender: ${(error as Error).message}`);
+  }
+  try {
+    return await planAndDeclare(fleet, client, strict);
+  } finally {
+    client.close();
+  }
+}
+
+async function planAndDeclare(fleet: FleetDescription, client: MenderClient, strict: boolean) {
   let facts;
   try {
-    facts = await gatherFacts(menderClient(), fleet.devices.map((d) => d.id));
+    facts = await gatherFacts(client, fleet.devices.map((d) => d.id));
   } catch (error) {
     throw new pulumi.RunError(`cannot read the fleet's facts from Mender: ${(error as Error).message}`);
   }
@@ -58,7 +74,7 @@ async function main() {
 
   // Promotion gate (program/promotion.ts, README, "Promotion gate"): a ring deploys only images that
   // finished on the ring fleet:promoteFrom names, unless fleet:promotionOverride names the image with a reason.
-  const gate = await enforcePromotionGate(menderClient(), plan, { promoteFrom: fleetConfig.get('promoteFrom'), overrides: fleetConfig.getObject('promotionOverride') }).catch((error: Error) => {
+  const gate = await enforcePromotionGate(client, plan, { promoteFrom: fleetConfig.get('promoteFrom'), overrides: fleetConfig.getObject('promotionOverride') }).catch((error: Error) => {
     throw new pulumi.RunError(`cannot check the promotion gate of ring ${ring}: ${error.message}`);
   });
   for (const o of gate?.overridden ?? []) pulumi.log.warn(`promotion override: image ${o.image} is deployed although ${o.evidence}; reason: ${o.reason}`);

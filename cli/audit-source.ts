@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import * as YAML from 'yaml';
-import { AuditUpdate, FleetSnapshot, snapshotOf, UpdateInfo } from '../program/audit';
+import { AuditUpdate, FleetSnapshot, snapshotOf, UpdateInfo } from './audit-report';
 import { repoRoot } from './pulumi-runner';
 import { s3HistoryFolder } from './s3-backend';
 

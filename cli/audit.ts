@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { auditEntries, formatAudit } from '../program/audit';
+import { auditEntries, formatAudit } from './audit-report';
 import { loadAuditUpdates } from './audit-source';
 
 const version = (value: string) => {

@@ -2,7 +2,8 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { startEmulator } from '../emulator';
 import { createMenderClient } from '../provider/mender';
-import { runPulumi, repoRoot } from './pulumi-runner';
+import { CommandError, Stack } from '@pulumi/pulumi/automation';
+import { repoRoot, ringStack } from './workspace';
 import { appliedDevices, DeviceStatus, fleetStatus, statusTable } from './status';
 
 const TOKEN = 'demo-personal-access-token';
@@ -27,23 +28,26 @@ export async function runDemo(options: { world: string }): Promise<number> {
   const requestLog = async () => (await (await fetch(`${emulator.url}/__emulator/requests`)).json()) as { method: string; path: string }[];
   const failures: string[] = [];
   const statuses: DeviceStatus[] = [];
+  // The engine's own progress, shown as it comes; the outcome is read from the typed result.
+  const output = { onOutput: (text: string) => process.stdout.write(text), onError: (text: string) => process.stderr.write(text) };
+  const attempt = async <T>(what: string, run: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await run();
+    } catch (error) {
+      // The Automation API's CommandError holds the CLI's output, already shown as it came.
+      failures.push(error instanceof CommandError ? `${what} failed (see the engine's output above)` : `${what} failed: ${(error as Error).message}`);
+      return undefined;
+    }
+  };
   try {
     for (const ring of RINGS) {
       banner(`ring ${ring}: preview`);
-      await runPulumi(['stack', 'select', ring, '--create'], env, { quiet: true });
+      const stack = await ringStack(ring, env, { create: true });
       // The emulator starts afresh on every demo run: refresh first, so the plan is measured
       // against this server and not against what an earlier run left in the state.
-      const preview = await runPulumi(['preview', '--refresh', '--stack', ring], env);
-      if (preview.code !== 0) {
-        failures.push(`preview of ${ring} failed`);
-        continue;
-      }
+      if (!(await attempt(`preview of ${ring}`, () => stack.preview({ refresh: true, ...output })))) continue;
       banner(`ring ${ring}: up`);
-      const up = await runPulumi(['up', '--yes', '--refresh', '--stack', ring, '--message', `demo: apply ${ring}`], env);
-      if (up.code !== 0) {
-        failures.push(`up of ${ring} failed`);
-        continue;
-      }
+      if (!(await attempt(`up of ${ring}`, () => stack.up({ refresh: true, message: `demo: apply ${ring}`, ...output })))) continue;
       const devices = await appliedDevices(ring, env);
       if (!devices) {
         failures.push(`the stack ${ring} has no devices output after its up`);
@@ -58,9 +62,10 @@ export async function runDemo(options: { world: string }): Promise<number> {
     banner('second up of every ring: nothing to do');
     await fetch(`${emulator.url}/__emulator/requests`, { method: 'DELETE' });
     for (const ring of RINGS) {
-      const again = await runPulumi(['up', '--yes', '--stack', ring, '--message', `demo: re-apply ${ring}`], env);
-      if (again.code !== 0) failures.push(`second up of ${ring} failed`);
-      else if (/\b(created|updated|deleted|replaced)\b/.test(again.output.split('Resources:')[1] ?? '')) failures.push(`second up of ${ring} changed something`);
+      const stack: Stack = await ringStack(ring, env);
+      const again = await attempt(`second up of ${ring}`, () => stack.up({ message: `demo: re-apply ${ring}`, ...output }));
+      const changed = Object.entries(again?.summary.resourceChanges ?? {}).filter(([op, n]) => op !== 'same' && (n ?? 0) > 0);
+      if (changed.length > 0) failures.push(`second up of ${ring} changed something: ${changed.map(([op, n]) => `${n} ${op}`).join(', ')}`);
     }
     const changes = (await requestLog()).filter(MUTATING);
     console.log(`mutating requests to Mender during the second up: ${changes.length}`);

@@ -11,7 +11,7 @@ import { fleetPlan, FleetPlan, MenderConfiguration } from '../program/fleet-plan
 import { planRing } from '../program/plan';
 import { planMarkdown, planText } from '../program/plan-report';
 import { enforcePromotionGate } from '../program/promotion';
-import { configure, menderClient } from '../provider/settings';
+import { clientFromSettings, menderSettingsFromConfig } from '../provider/settings';
 import { pulumiJson } from './audit-source';
 import { repoRoot } from './pulumi-runner';
 import { appliedDevices } from './status';
@@ -53,8 +53,7 @@ export async function gatherFleetPlan(options: PlanOptions): Promise<FleetPlan> 
   if (!offline.fleet) return fleetPlan({ ...base, issues: offline.issues });
   const fleet = offline.fleet;
 
-  configure({ serverUrl: get('mender:serverUrl') || env.MENDER_SERVER_URL, token: get('mender:token') || env.MENDER_ACCESS_TOKEN, username: get('mender:username'), password: get('mender:password'), caCert: get('mender:caCert') });
-  const client = menderClient();
+  const client = clientFromSettings(menderSettingsFromConfig(get, env));
   try {
     const facts = await gatherFacts(client, fleet.devices.map((d) => d.id));
     const plan = planRing(fleet, facts, { ring, strict: get('fleet:strict') === 'true', secrets });

@@ -1,8 +1,9 @@
 import Table from 'cli-table3';
 import { Command } from 'commander';
-import { createMenderClient, runningArtifacts } from '../provider/mender';
+import { runningArtifacts } from '../provider/mender';
 import type { MenderClient } from '../provider/mender';
-import { pulumiJson, queryPulumi } from './audit-source';
+import { clientFromSettings, menderSettingsFromConfig } from '../provider/settings';
+import { ringStack } from './workspace';
 
 /** The per-device summary the fleet program exports as `devices`. */
 export interface ExportedDevice {
@@ -81,20 +82,14 @@ export function statusTable(rows: DeviceStatus[]): string {
   return table.toString();
 }
 
-/** A value of the stack's configuration (secrets in clear: they stay in this process), or undefined. */
-async function stackConfig(key: string, stack: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const result = await queryPulumi(['config', 'get', key, '--stack', stack], env);
-  return result.code === 0 ? result.stdout.replace(/\n$/, '') : undefined;
-}
-
 /**
  * The devices the stack's last update applied (its `devices` output), or undefined when the
- * stack has none yet. The output is a secret only to keep previews short, so it is read with
- * --show-secrets; it holds no secret value.
+ * stack has none yet. The output is a secret only to keep previews short; the Automation API
+ * reads outputs with their secrets shown. It holds no secret value.
  */
 export async function appliedDevices(stack: string, env: NodeJS.ProcessEnv): Promise<Record<string, ExportedDevice> | undefined> {
-  const outputs = await pulumiJson<Record<string, unknown> | null>(['stack', 'output', '--json', '--show-secrets', '--stack', stack], env);
-  const devices = outputs?.devices;
+  const outputs = await (await ringStack(stack, env)).outputs();
+  const devices = outputs.devices?.value as unknown;
   if (devices === undefined || devices === null) return undefined;
   if (typeof devices !== 'object' || Array.isArray(devices)) throw new Error(`stack ${stack}: the devices output is not a map of device ids (got ${typeof devices})`);
   return devices as Record<string, ExportedDevice>;
@@ -107,18 +102,16 @@ export interface StatusOptions {
 
 /**
  * The status of a ring: the devices and desired images the stack's last update applied
- * (`pulumi stack output devices`), measured against Mender now. Mender is reached with the
- * stack's `mender:serverUrl` / `mender:token`, else MENDER_SERVER_URL / MENDER_ACCESS_TOKEN.
+ * (its `devices` output), measured against Mender now. Mender is reached with the stack's
+ * `mender:*` configuration, else MENDER_SERVER_URL / MENDER_ACCESS_TOKEN (as the program does).
  */
 export async function ringStatus(options: StatusOptions): Promise<DeviceStatus[]> {
   const env = options.env ?? process.env;
   const devices = await appliedDevices(options.stack, env);
   if (!devices) throw new Error(`stack ${options.stack} has no devices output: has it been applied (pulumi up) yet?`);
-  const serverUrl = (await stackConfig('mender:serverUrl', options.stack, env)) || env.MENDER_SERVER_URL;
-  const token = (await stackConfig('mender:token', options.stack, env)) || env.MENDER_ACCESS_TOKEN;
-  if (!serverUrl) throw new Error('no Mender server: set mender:serverUrl in the stack configuration or MENDER_SERVER_URL');
-  if (!token) throw new Error('no Mender credentials: set the secret mender:token in the stack configuration or MENDER_ACCESS_TOKEN');
-  const client = createMenderClient({ serverUrl, token });
+  // Secrets in clear: they stay in this process.
+  const config = await (await ringStack(options.stack, env)).getAllConfig();
+  const client = clientFromSettings(menderSettingsFromConfig((key) => config[key]?.value, env));
   try {
     return await fleetStatus(client, devices, { deployments: true });
   } finally {

@@ -3,6 +3,8 @@
 // configuration carries an explicit override for the image, with a reason. The evidence is
 // Mender's own deployment history: the canary stack names its deployments
 // `canary:<artifact>:<device count>:<digest>` (provider/mender-deployment.ts, deploymentName).
+import { FINISHED_DEVICE_STATUSES } from '../provider/mender/observed';
+import { nonZeroCounts } from '../provider/rollout';
 import type { MenderClient } from '../provider/mender';
 import { nameAFew } from '../provider/name-a-few';
 import type { Plan } from './plan';
@@ -72,7 +74,7 @@ export function ringVerdict(sourceRing: string, image: string, deployments: Ring
   const finished = own.find((d) => d.status === 'finished');
   if (!finished) {
     const running = own[0];
-    const done = count(running.statistics, 'success', 'already-installed', 'failure', 'aborted', 'noartifact', 'decommissioned');
+    const done = count(running.statistics, ...FINISHED_DEVICE_STATUSES);
     return `still in progress on ${sourceRing} (${done} of ${total(running.statistics) || '?'} devices done)`;
   }
   const failed = count(finished.statistics, 'failure');
@@ -141,7 +143,7 @@ export async function ringDeployments(client: MenderClient, sourceRing: string, 
     artifactName: d.artifact_name,
     status: d.status,
     created: d.created,
-    statistics: Object.fromEntries(Object.entries(await client.getDeploymentStatistics(d.id)).filter(([, n]) => typeof n === 'number' && n > 0)) as Record<string, number>,
+    statistics: nonZeroCounts(await client.getDeploymentStatistics(d.id)),
   }));
 }
 

@@ -1,4 +1,4 @@
-// Loaded at run time inside the dynamic provider process (see shell.ts); never serialized.
+// Loaded at run time inside the dynamic provider process (see serialized-provider.ts); never serialized.
 export { configure } from './settings';
 export { imageRelease as ImageRelease } from './image-release';
 export { menderDeployment as MenderDeployment } from './mender-deployment';

@@ -129,6 +129,14 @@ function sumCounts(results: RolloutResult[]): StatusCounts {
  * longer finish, deploys to the devices that neither run the artifact nor are on their way to
  * it (in parts, each under the server's request size), and waits for all of it.
  */
+/** A rollout that failed after its deployments existed on the server: what it made, and why it stopped. */
+class RolloutFailedAfterCreate extends Error {
+  constructor(message: string, readonly converged: Converged, options: { cause: unknown }) {
+    super(message, options);
+    this.name = 'RolloutFailedAfterCreate';
+  }
+}
+
 async function converge(client: MenderClient, inputs: MenderDeploymentInputs): Promise<Converged> {
   const desired = sortedUnique(inputs.devices);
   const wanted = new Set(desired);
@@ -193,9 +201,10 @@ async function converge(client: MenderClient, inputs: MenderDeploymentInputs): P
     };
   } catch (error) {
     if (error instanceof RolloutError) {
-      // A failing part stops the whole rollout of this image.
-      await Promise.all(watched.map((w) => abortWhole(client, w.id, 'another part of the rollout failed')));
-      throw new Error(`${inputs.artifactName} to ${needing.length + busy.size} device(s): ${error.message}`, { cause: error });
+      // A failing part stops the whole rollout of this image. A part that only outlasted the
+      // timeout keeps running, as do the others: the next up waits for them again.
+      if (error.result.status === 'aborted') await Promise.all(watched.map((w) => abortWhole(client, w.id, 'another part of the rollout failed')));
+      throw new RolloutFailedAfterCreate(`${inputs.artifactName} to ${needing.length + busy.size} device(s): ${error.message}`, { watched, alreadyRunning, result: error.result }, { cause: error });
     }
     throw error;
   }
@@ -252,7 +261,17 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
   },
 
   async create(inputs) {
-    const done = await converge(menderClient(), inputs);
+    let done: Converged;
+    try {
+      done = await converge(menderClient(), inputs);
+    } catch (error) {
+      if (!(error instanceof RolloutFailedAfterCreate)) throw error;
+      // The deployments exist on the server: an error with {id, properties, reasons} makes the
+      // engine record the resource (ErrorResourceInitFailed, see @pulumi/pulumi's dynamic
+      // provider host), so the next up updates it from there instead of creating anew.
+      const outs = outputsOf(inputs, [], error.converged);
+      throw Object.assign(new Error(error.message, { cause: error.cause }), { id: outs.deploymentIds[0], properties: outs, reasons: [error.message] });
+    }
     const outs = outputsOf(inputs, [], done);
     // A set that needed no deployment still is one resource: it is named by what it stands for.
     return { id: outs.deploymentIds[0] ?? `${namePrefixOf(inputs)}up-to-date`, outs };

@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { providerFor } from './shell';
+import { providerFor } from './serialized-provider';
 import type { DeviceConfigurationInputs, ImageReleaseInputs, MenderDeploymentInputs, RolloutPolicy, StatusCounts } from './types';
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };

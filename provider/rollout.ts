@@ -1,3 +1,4 @@
+import { FAILED_DEVICE_STATUSES, sleep } from './mender';
 import type { MenderClient } from './mender';
 import { nameAFew } from './name-a-few';
 import type { DeploymentStatistics } from './mender';
@@ -19,21 +20,19 @@ export class RolloutError extends Error {
   }
 }
 
-const FAILED = ['failure', 'noartifact'] as const;
-
-function counts(statistics: DeploymentStatistics): StatusCounts {
+/** A deployment's statistics without the statuses no device is in. */
+export function nonZeroCounts(statistics: DeploymentStatistics): StatusCounts {
   return Object.fromEntries(Object.entries(statistics).filter(([, n]) => typeof n === 'number' && n > 0));
 }
 
 function failures(statistics: DeploymentStatistics): number {
-  return FAILED.reduce((sum, key) => sum + (statistics[key] ?? 0), 0);
+  const byStatus: Partial<Record<string, number>> = statistics;
+  return [...FAILED_DEVICE_STATUSES].reduce((sum, key) => sum + (byStatus[key] ?? 0), 0);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function failedDevicesOf(client: MenderClient, deploymentId: string): Promise<string[]> {
   const devices = await client.listDeploymentDevices(deploymentId);
-  return devices.filter((d) => (FAILED as readonly string[]).includes(d.status)).map((d) => d.id).sort();
+  return devices.filter((d) => FAILED_DEVICE_STATUSES.has(d.status)).map((d) => d.id).sort();
 }
 
 /**
@@ -57,20 +56,20 @@ export async function watchRollout(client: MenderClient, deploymentId: string, d
       const after = await client.getDeploymentStatistics(deploymentId);
       throw new RolloutError(
         `deployment ${deploymentId} of ${deviceCount} device(s) was aborted: ${failed} failed, above the allowed ratio ${maxRatio}; failed devices: ${nameAFew(failedDevices)}`,
-        { status: 'aborted', statistics: counts(after), failedDevices },
+        { status: 'aborted', statistics: nonZeroCounts(after), failedDevices },
       );
     }
     if (deployment.status === 'finished') {
-      return { status: 'finished', statistics: counts(statistics), failedDevices: failed > 0 ? await failedDevicesOf(client, deploymentId) : [] };
+      return { status: 'finished', statistics: nonZeroCounts(statistics), failedDevices: failed > 0 ? await failedDevicesOf(client, deploymentId) : [] };
     }
     if (policy.waitForCompletion === false) {
-      return { status: deployment.status, statistics: counts(statistics), failedDevices: [] };
+      return { status: deployment.status, statistics: nonZeroCounts(statistics), failedDevices: [] };
     }
     if (Date.now() - started > timeoutMs) {
       const pending = (statistics.pending ?? 0) + (statistics.downloading ?? 0) + (statistics.installing ?? 0) + (statistics.rebooting ?? 0);
       throw new RolloutError(
         `deployment ${deploymentId} did not finish within ${timeoutMs / 1000}s: ${pending} device(s) still pending or installing (offline devices wait until they poll). It keeps running on the server; the next up waits for it again.`,
-        { status: deployment.status, statistics: counts(statistics), failedDevices: [] },
+        { status: deployment.status, statistics: nonZeroCounts(statistics), failedDevices: [] },
       );
     }
     await sleep(pollMs);

@@ -2,13 +2,11 @@
 // Every request is one the Mender OpenAPI spec describes (see the path templates below); every
 // body read is validated against the schemas in ./schemas.
 //
-// Nothing is built at module load: `createMenderClient` builds the HTTP agents and axios instance,
-// and the schemas are built on first use. The Pulumi dynamic provider can `require()` this module
-// inside its methods.
+// A client holds its HTTP agents and credentials: the dynamic provider builds one from the stack
+// configuration it is given (provider/settings.ts), the program another (index.ts), and the CLI
+// its own; none is shared across the process boundary Pulumi draws between program and provider.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { MenderApiError, MenderErrorContext } from './errors';
 import { DEFAULT_RETRY } from './retry';
 import { mapLimited, mapLimitedSettled } from './concurrency';
@@ -300,24 +298,18 @@ export class MenderClient {
     } catch (e) {
       throw new MenderApiError({ kind: 'usage', method: 'POST', path: P.artifacts, context, serverMessage: `cannot read artifact file ${filePath}: ${(e as Error).message}` });
     }
-    const boundary = `----mender-fleet-${randomBytes(12).toString('hex')}`;
-    const part = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
-    let preamble = part('size', String(size));
-    if (options.description !== undefined) preamble += part('description', options.description);
-    preamble += `--${boundary}\r\nContent-Disposition: form-data; name="artifact"; filename="${fileName.replace(/"/g, '%22')}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
-    const epilogue = `\r\n--${boundary}--\r\n`;
-    const head = Buffer.from(preamble, 'utf8');
-    const tail = Buffer.from(epilogue, 'utf8');
+    // Mender reads the parts in order and wants `size` before the artifact, which comes last.
+    const form = new FormData();
+    form.append('size', String(size));
+    if (options.description !== undefined) form.append('description', options.description);
+    form.append('artifact', await fs.openAsBlob(filePath, { type: 'application/octet-stream' }), fileName);
     const spec: RequestSpec = {
       method: 'POST',
       path: P.artifacts,
       expect: [201],
       context,
       timeoutMs: options.timeoutMs ?? this.#uploadTimeoutMs,
-      rawBody: () => ({
-        data: multipartStream(head, filePath, tail),
-        headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': head.length + size + tail.length },
-      }),
+      form,
     };
     const res = await this.#t.send(spec);
     const id = idFromLocation(this.#t.requireHeader(spec, res, 'location'));
@@ -505,20 +497,6 @@ export class MenderClient {
     const { data } = await this.#t.json({ method: 'POST', path: P.deviceConfigDeploy, pathParams: { deviceId }, body, expect: [200], context: { deviceId, ...context } }, schemas().NewConfigurationDeploymentResponse);
     return data;
   }
-}
-
-/** A readable stream of head + file + tail (the multipart body), created when sent. */
-function multipartStream(head: Buffer, filePath: string, tail: Buffer): Readable {
-  // Lazy require keeps module load light.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { PassThrough } = require('node:stream') as typeof import('node:stream');
-  const out = new PassThrough();
-  out.write(head);
-  const file = fs.createReadStream(filePath);
-  file.on('error', (e) => out.destroy(e));
-  file.on('end', () => out.end(tail));
-  file.pipe(out, { end: false });
-  return out;
 }
 
 /** Creates a Mender management API client. Cheap; call it inside provider methods. */

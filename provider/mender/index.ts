@@ -1,10 +1,10 @@
 export * from './client';
-export { FINISHED_DEVICE_STATUSES, RUNNING_ARTIFACT_ATTRIBUTE, SEARCH_CHUNK, chunks, runningArtifacts } from './observed';
+export { FAILED_DEVICE_STATUSES, FINISHED_DEVICE_STATUSES, RUNNING_ARTIFACT_ATTRIBUTE, SEARCH_CHUNK, chunks, runningArtifacts } from './observed';
 export { MenderApiError, isMenderApiError, isNotFound, redact } from './errors';
 export type { MenderErrorContext, MenderErrorKind } from './errors';
 export { mapLimited, mapLimitedSettled, Semaphore } from './concurrency';
 export { paginate, parseLinkHeader, collect } from './paging';
-export { parseRetryAfter, backoffDelay } from './retry';
+export { parseRetryAfter, backoffDelay, sleep } from './retry';
 export type {
   Artifact,
   AttributeScope,

@@ -14,6 +14,9 @@ export const FINISHED_DEVICE_STATUSES: ReadonlySet<DeviceDeploymentStatus> = new
   'decommissioned',
 ]);
 
+/** Device deployment statuses of a failed installation (the deployment's statistics count them as failures). */
+export const FAILED_DEVICE_STATUSES: ReadonlySet<DeviceDeploymentStatus> = new Set<DeviceDeploymentStatus>(['failure', 'noartifact']);
+
 /** The inventory attribute that says which artifact a device runs. */
 export const RUNNING_ARTIFACT_ATTRIBUTE = 'artifact_name';
 

@@ -62,6 +62,58 @@ export function parseRetryAfter(value: unknown, now: number = Date.now()): numbe
   return Math.max(0, date - now);
 }
 
+/** What the retry layer needs to know of one attempt: an HTTP status, or a network error code. */
+export interface AttemptOutcome {
+  status?: number;
+  /** The Retry-After header of a response. */
+  retryAfter?: unknown;
+  /** The code of a network failure (no response). */
+  code?: string;
+}
+
+export interface Retried<T> {
+  outcome: T;
+  attempts: number;
+  /** Set when the server asked to wait longer than maxRetryAfterMs, so the layer stopped. */
+  retryAfterMs?: number;
+}
+
+export interface RetryLayer<T> {
+  policy: RetryOptions;
+  /** Only repeatable requests are retried; anything else gets exactly one attempt. */
+  repeatable: boolean;
+  /** The outcome is final (e.g. an expected status): no retry. */
+  done: (outcome: T) => boolean;
+  onRetry?: (attempt: number, delayMs: number, reason: string) => void;
+}
+
+/**
+ * Retry as a layer around one plain attempt (as Octokit's plugin-retry does): repeats the attempt
+ * on 429, 502/503/504 (honouring Retry-After on 429 and 503) and transient connection errors,
+ * with full-jitter backoff, and returns the last outcome with the number of attempts made.
+ */
+export async function withRetry<T extends AttemptOutcome>(attempt: (n: number) => Promise<T>, layer: RetryLayer<T>): Promise<Retried<T>> {
+  for (let n = 1; ; n++) {
+    const outcome = await attempt(n);
+    if (layer.done(outcome) || !layer.repeatable || n > layer.policy.maxRetries) return { outcome, attempts: n };
+    let delayMs: number;
+    let reason: string;
+    if (outcome.status !== undefined) {
+      if (!RETRYABLE_STATUSES.has(outcome.status)) return { outcome, attempts: n };
+      const retryAfterMs = outcome.status === 429 || outcome.status === 503 ? parseRetryAfter(outcome.retryAfter) : undefined;
+      if (retryAfterMs !== undefined && retryAfterMs > layer.policy.maxRetryAfterMs) return { outcome, attempts: n, retryAfterMs };
+      delayMs = retryAfterMs ?? backoffDelay(n - 1, layer.policy);
+      reason = `HTTP ${outcome.status}`;
+    } else {
+      if (outcome.code === undefined || !RETRYABLE_CODES.has(outcome.code)) return { outcome, attempts: n };
+      delayMs = backoffDelay(n - 1, layer.policy);
+      reason = outcome.code;
+    }
+    layer.onRetry?.(n, delayMs, reason);
+    await sleep(delayMs);
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }

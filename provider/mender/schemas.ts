@@ -1,5 +1,5 @@
 // zod schemas of the Mender payloads the client reads, taken from the OpenAPI spec
-// (/work/shared/mender-openapi/openapi.yaml, components/schemas). They are built lazily, on first
+// (spec/mender-openapi.yaml, components/schemas; spec/SOURCE.md names its source). They are built lazily, on first
 // use, and cached: requiring this module builds nothing (Pulumi serializes provider closures; a
 // module that builds objects at load time drags them along).
 //

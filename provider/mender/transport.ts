@@ -1,17 +1,17 @@
-// The HTTP layer of the Mender client: authentication (token or login), TLS with a custom CA,
-// timeouts, retries with backoff, a client-wide limit on requests in flight, and conversion of
-// every failure into a MenderApiError that names the endpoint and never carries a secret.
+// The HTTP layer of the Mender client, in layers: authentication (token, or login and one re-login)
+// around retry (./retry) around one plain attempt under the client-wide limit (./concurrency);
+// then the mapping of every failure into a MenderApiError that names the endpoint and never
+// carries a secret. TLS with a custom CA and timeouts are set on the agents and axios instance.
 //
 // axios is used with validateStatus: () => true and a raw text body, so HTTP failures never
 // become axios errors (which hold the request config and its Authorization header); the only
 // axios errors are network errors, and those are reduced to their code and message at once.
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { Readable } from 'node:stream';
 import axios, { AxiosInstance, AxiosResponse } from 'axios';
 import type { z } from 'zod';
 import { MenderApiError, MenderErrorContext, redact } from './errors';
-import { DEFAULT_RETRY, RETRYABLE_CODES, RETRYABLE_STATUSES, RetryOptions, backoffDelay, isIdempotentMethod, parseRetryAfter, sleep } from './retry';
+import { AttemptOutcome, DEFAULT_RETRY, RETRYABLE_STATUSES, Retried, RetryOptions, isIdempotentMethod, withRetry } from './retry';
 import { Semaphore } from './concurrency';
 import { describeIssues, schemas } from './schemas';
 
@@ -50,8 +50,8 @@ export interface RequestSpec {
   query?: Record<string, QueryValue>;
   /** JSON body. */
   body?: unknown;
-  /** A non-JSON body; a factory, since a re-login on 401 sends it again. */
-  rawBody?: () => { data: Readable | Buffer | string; headers: Record<string, string | number> };
+  /** A multipart body (sent again as it is on a re-login: its file parts are Blobs, read anew). */
+  form?: FormData;
   /** Extra headers (never logged). */
   headers?: Record<string, string>;
   /** Successful statuses (default [200]). */
@@ -115,12 +115,30 @@ function networkFailure(err: unknown): NetworkFailure {
   return { code: causeCode && code === 'ERR_BAD_RESPONSE' ? causeCode : code, message, timeout };
 }
 
+function isNetworkFailure(x: AxiosResponse<unknown> | NetworkFailure): x is NetworkFailure {
+  return (x as AxiosResponse<unknown>).status === undefined;
+}
+
+/** A request with its URL resolved, as the layers see it. */
+interface PreparedRequest {
+  spec: RequestSpec;
+  url: string;
+  /** Safe to send again: GET/HEAD/PUT/DELETE, or marked idempotent. */
+  repeatable: boolean;
+}
+
+/** The outcome of one attempt: a response (any status) or a network failure. */
+interface Outcome extends AttemptOutcome {
+  response?: RawResponse;
+  failure?: NetworkFailure;
+}
+
 export class Transport {
   readonly serverUrl: string;
   private readonly base: string;
   private readonly http: AxiosInstance;
   private readonly agents: { keepAlive: http.Agent; fresh: http.Agent };
-  private readonly semaphore: Semaphore;
+  private readonly limiter: Semaphore;
   readonly retry: RetryOptions;
   private readonly timeoutMs: number;
   private readonly onEvent?: (event: MenderClientEvent) => void;
@@ -156,7 +174,7 @@ export class Transport {
     this.retry = opts.retry;
     this.timeoutMs = opts.timeoutMs;
     this.onEvent = opts.onEvent;
-    this.semaphore = new Semaphore(opts.concurrency);
+    this.limiter = new Semaphore(opts.concurrency);
 
     const isHttps = parsed.protocol === 'https:';
     const agentOpts: https.AgentOptions = opts.caCert ? { ca: opts.caCert } : {};
@@ -264,115 +282,104 @@ export class Transport {
   }
 
   /**
-   * Sends a request: retries transient failures of repeatable requests, re-logs in once on 401
-   * with password auth, and returns the response when its status is expected. Every other
+   * Sends a request through the layers: authentication (re-login once on 401 with password
+   * auth) around retry (transient failures of repeatable requests) around one plain attempt
+   * (under the client-wide limit). Returns the response when its status is expected; every other
    * outcome is a MenderApiError.
    */
   async send(spec: RequestSpec): Promise<RawResponse> {
-    const method = spec.method;
     const expect = spec.expect ?? [200];
-    const url = this.base + expandPath(spec.path, spec.pathParams, method, spec.context) + buildQuery(spec.query);
-    const repeatable = isIdempotentMethod(method) || spec.idempotent === true;
-    const useAuth = spec.auth !== false;
-    const maxAttempts = repeatable ? this.retry.maxRetries + 1 : 1;
-    let attempt = 0;
-    let reloggedIn = false;
+    const request: PreparedRequest = {
+      spec,
+      url: this.base + expandPath(spec.path, spec.pathParams, spec.method, spec.context) + buildQuery(spec.query),
+      repeatable: isIdempotentMethod(spec.method) || spec.idempotent === true,
+    };
+    const retried = await this.authenticated(spec, (bearer) =>
+      withRetry((n) => this.attempt(request, bearer, n), {
+        policy: this.retry,
+        repeatable: request.repeatable,
+        done: (o) => o.response !== undefined && expect.includes(o.response.status),
+        onRetry: (attempt, delayMs, reason) => this.emit({ type: 'retry', method: spec.method, path: spec.path, attempt, delayMs, reason }),
+      }),
+    );
+    const { response } = retried.outcome;
+    if (response && expect.includes(response.status)) return response;
+    throw this.failure(request, retried);
+  }
 
-    const fail = (init: Partial<ConstructorParameters<typeof MenderApiError>[0]> & { kind: MenderApiError['kind'] }): MenderApiError =>
-      new MenderApiError({ method, path: spec.path, serverUrl: this.serverUrl, context: spec.context, attempts: attempt, ...init });
+  /** The auth layer: the bearer for the request, and one re-login when a login's JWT is refused. */
+  private async authenticated(spec: RequestSpec, exchange: (bearer: string | undefined) => Promise<Retried<Outcome>>): Promise<Retried<Outcome>> {
+    if (spec.auth === false) return exchange(undefined);
+    const bearer = await this.bearer();
+    const retried = await exchange(bearer);
+    if (retried.outcome.status !== 401 || this.#token) return retried;
+    // The JWT from the login may have expired: log in again once. A 401 means the request was
+    // not acted on, so repeating it is safe even when it is not idempotent.
+    if (this.#jwt === bearer) this.#jwt = undefined;
+    return exchange(await this.bearer());
+  }
 
-    for (;;) {
-      attempt++;
-      const bearer = useAuth ? await this.bearer() : undefined;
-      const release = await this.semaphore.acquire();
-      this.emit({ type: 'request', method, path: spec.path, attempt, inFlight: this.semaphore.inFlight });
-      const started = Date.now();
-      let response: AxiosResponse<unknown> | undefined;
-      let failure: NetworkFailure | undefined;
-      try {
-        const headers: Record<string, string | number> = { Accept: 'application/json', ...spec.headers };
-        let data: unknown;
-        if (spec.rawBody) {
-          const raw = spec.rawBody();
-          data = raw.data;
-          Object.assign(headers, raw.headers);
-        } else if (spec.body !== undefined) {
-          data = JSON.stringify(spec.body);
-          headers['Content-Type'] = 'application/json';
-        }
-        if (bearer) headers.Authorization = `Bearer ${bearer}`;
-        const agent = repeatable ? this.agents.keepAlive : this.agents.fresh;
-        response = await this.http.request({
-          method,
-          url,
-          data,
-          headers,
-          timeout: spec.timeoutMs ?? this.timeoutMs,
-          httpAgent: agent,
-          httpsAgent: agent,
-        });
-      } catch (err) {
-        failure = networkFailure(err);
-      } finally {
-        release();
-      }
-
-      if (response) {
-        const status = response.status;
-        const headers = response.headers as Record<string, unknown>;
-        const text = typeof response.data === 'string' ? response.data : response.data === undefined || response.data === null ? '' : String(response.data);
-        this.emit({ type: 'response', method, path: spec.path, attempt, status, durationMs: Date.now() - started });
-        if (expect.includes(status)) return { status, headers, text };
-
-        if (status === 401 && useAuth && !this.#token && !reloggedIn) {
-          // The JWT from the login may have expired: log in again once. A 401 means the request
-          // was not acted on, so repeating it is safe even when it is not idempotent.
-          reloggedIn = true;
-          if (this.#jwt === bearer) this.#jwt = undefined;
-          attempt--;
-          continue;
-        }
-
-        if (RETRYABLE_STATUSES.has(status) && attempt < maxAttempts) {
-          const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(headers['retry-after']) : undefined;
-          if (retryAfterMs !== undefined && retryAfterMs > this.retry.maxRetryAfterMs) {
-            throw fail({ kind: 'http', status, ...this.errorBody(text, headers), retryAfterSeconds: Math.ceil(retryAfterMs / 1000),
-              hint: `The server asked to wait ${Math.ceil(retryAfterMs / 1000)}s before retrying, longer than the client's limit of ${Math.round(this.retry.maxRetryAfterMs / 1000)}s; try again later.` });
-          }
-          const delayMs = retryAfterMs ?? backoffDelay(attempt - 1, this.retry);
-          this.emit({ type: 'retry', method, path: spec.path, attempt, delayMs, reason: `HTTP ${status}` });
-          await sleep(delayMs);
-          continue;
-        }
-
-        const body = this.errorBody(text, headers);
-        let hint: string | undefined;
-        if (status === 401 && this.#token) {
-          hint = 'Authentication failed: check that the personal access token (MENDER_ACCESS_TOKEN / mender:token) is valid, not expired, and was issued by this server.';
-        } else if (RETRYABLE_STATUSES.has(status) && !repeatable) {
-          hint = `The server answered ${status}; this request is not safe to repeat blindly, so it was not retried. Check on the server whether it took effect before trying again.`;
-        }
-        throw fail({ kind: 'http', status, ...body, hint });
-      }
-
-      const f = failure as NetworkFailure;
-      this.emit({ type: 'error', method, path: spec.path, attempt, code: f.code, durationMs: Date.now() - started });
-      if (f.code !== undefined && RETRYABLE_CODES.has(f.code) && attempt < maxAttempts) {
-        const delayMs = backoffDelay(attempt - 1, this.retry);
-        this.emit({ type: 'retry', method, path: spec.path, attempt, delayMs, reason: f.code });
-        await sleep(delayMs);
-        continue;
-      }
-      const notRepeated = !repeatable && f.code !== 'ECONNREFUSED' && f.code !== 'ENOTFOUND'
-        ? 'The request may or may not have reached the server; it is not safe to repeat blindly, so it was not retried. Check on the server whether it took effect.'
-        : undefined;
-      throw fail({
-        kind: f.timeout ? 'timeout' : 'network',
-        code: f.code,
-        serverMessage: this.clean(f.message),
-        hint: notRepeated,
-      });
+  /** One plain attempt: a response of any status, or a network failure reduced to plain data. */
+  private async attempt(request: PreparedRequest, bearer: string | undefined, attempt: number): Promise<Outcome> {
+    const { spec } = request;
+    const event = { method: spec.method, path: spec.path, attempt };
+    const headers: Record<string, string> = { Accept: 'application/json', ...spec.headers };
+    let data: unknown;
+    if (spec.form) {
+      // axios streams a FormData and sets its Content-Type (with the boundary) and Content-Length.
+      data = spec.form;
+    } else if (spec.body !== undefined) {
+      data = JSON.stringify(spec.body);
+      headers['Content-Type'] = 'application/json';
     }
+    if (bearer) headers.Authorization = `Bearer ${bearer}`;
+    const agent = request.repeatable ? this.agents.keepAlive : this.agents.fresh;
+    const started = Date.now();
+    const sent = await this.limiter.run(async (): Promise<AxiosResponse<unknown> | NetworkFailure> => {
+      this.emit({ type: 'request', ...event, inFlight: this.limiter.inFlight });
+      try {
+        return await this.http.request({ method: spec.method, url: request.url, data, headers, timeout: spec.timeoutMs ?? this.timeoutMs, httpAgent: agent, httpsAgent: agent });
+      } catch (err) {
+        return networkFailure(err);
+      }
+    });
+    const durationMs = Date.now() - started;
+    if (isNetworkFailure(sent)) {
+      this.emit({ type: 'error', ...event, code: sent.code, durationMs });
+      return { code: sent.code, failure: sent };
+    }
+    const responseHeaders = sent.headers as Record<string, unknown>;
+    const text = typeof sent.data === 'string' ? sent.data : sent.data === undefined || sent.data === null ? '' : String(sent.data);
+    this.emit({ type: 'response', ...event, status: sent.status, durationMs });
+    return { status: sent.status, retryAfter: responseHeaders['retry-after'], response: { status: sent.status, headers: responseHeaders, text } };
+  }
+
+  /** The error mapping: the last outcome of a request that did not succeed, as a MenderApiError. */
+  private failure(request: PreparedRequest, retried: Retried<Outcome>): MenderApiError {
+    const { spec, repeatable } = request;
+    const { outcome, attempts, retryAfterMs } = retried;
+    const base = { method: spec.method, path: spec.path, serverUrl: this.serverUrl, context: spec.context, attempts };
+    if (outcome.response) {
+      const { status, headers, text } = outcome.response;
+      const body = this.errorBody(text, headers);
+      if (retryAfterMs !== undefined) {
+        const seconds = Math.ceil(retryAfterMs / 1000);
+        return new MenderApiError({ ...base, kind: 'http', status, ...body, retryAfterSeconds: seconds,
+          hint: `The server asked to wait ${seconds}s before retrying, longer than the client's limit of ${Math.round(this.retry.maxRetryAfterMs / 1000)}s; try again later.` });
+      }
+      let hint: string | undefined;
+      if (status === 401 && this.#token) {
+        hint = 'Authentication failed: check that the personal access token (MENDER_ACCESS_TOKEN / mender:token) is valid, not expired, and was issued by this server.';
+      } else if (RETRYABLE_STATUSES.has(status) && !repeatable) {
+        hint = `The server answered ${status}; this request is not safe to repeat blindly, so it was not retried. Check on the server whether it took effect before trying again.`;
+      }
+      return new MenderApiError({ ...base, kind: 'http', status, ...body, hint });
+    }
+    const f = outcome.failure as NetworkFailure;
+    const notRepeated = !repeatable && f.code !== 'ECONNREFUSED' && f.code !== 'ENOTFOUND'
+      ? 'The request may or may not have reached the server; it is not safe to repeat blindly, so it was not retried. Check on the server whether it took effect.'
+      : undefined;
+    return new MenderApiError({ ...base, kind: f.timeout ? 'timeout' : 'network', code: f.code, serverMessage: this.clean(f.message), hint: notRepeated });
   }
 
   private errorBody(text: string, headers: Record<string, unknown>): { serverMessage?: string; requestId?: string } {
@@ -445,11 +452,11 @@ export class Transport {
   }
 
   get concurrency(): number {
-    return this.semaphore.limit;
+    return this.limiter.limit;
   }
 
   get inFlight(): number {
-    return this.semaphore.inFlight;
+    return this.limiter.inFlight;
   }
 
   /** Closes idle keep-alive connections. The client must not be used afterwards. */

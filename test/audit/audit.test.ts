@@ -1,5 +1,5 @@
 // The audit's diffing and formatting, as pure functions over hand-made checkpoints.
-import { auditEntries, AuditUpdate, FleetSnapshot, fleetChanges, formatAudit, snapshotOf, UpdateInfo } from '../../program/audit';
+import { auditEntries, AuditUpdate, FleetSnapshot, fleetChanges, formatAudit, snapshotOf, UpdateInfo } from '../../cli/audit-report';
 
 const A = '3fb4632b-96b9-475d-ac89-02255bd15b6f';
 const B = 'b8b311de-000e-4914-9a13-1d7e2e23bc5d';

@@ -6,7 +6,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { auditEntries, formatAudit } from '../../program/audit';
+import { auditEntries, formatAudit } from '../../cli/audit-report';
 import { loadAuditUpdates } from '../../cli/audit-source';
 import { ringStatus } from '../../cli/status';
 import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';

@@ -122,3 +122,66 @@ describe('ImageRelease, MenderDeployment and DeviceConfiguration through the eng
     expect(created).toHaveLength(1);
   });
 });
+
+// A create that fails after its Mender deployment exists (here: the rollout outlasts its
+// timeout) throws {id, properties, reasons}: the engine records the resource, and the next up
+// updates it, adopting the deployment under way instead of making another.
+describe('a MenderDeployment whose create failed after the deployment existed', () => {
+  const OFFLINE = '0c5a4c6e-3f70-4d8a-9c0b-6f4a2c1d7e90';
+  const slowStack = 'production';
+  let ws: PulumiWorkspace;
+  let emu: EmulatorHandle;
+  let workDir: string;
+  let slow: { images: unknown[]; deployments: { name: string; artifactName: string; devices: string[]; rollout: { timeoutSeconds: number; pollSeconds: number } }[]; configurations: unknown[] };
+  const inProgram = () => ({ cwd: program });
+  const deploymentPosts = async () =>
+    (await emu.requests()).filter((r) => r.method === 'POST' && r.path === '/api/management/v1/deployments/deployments');
+
+  beforeAll(async () => {
+    emu = await emulatorFor(
+      { ...world, devices: [{ id: OFFLINE, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10', behavior: { offline: true } }] },
+      TOKEN,
+    );
+    ws = pulumiWorkspace();
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-init-error-'));
+    slow = {
+      images: [{ name: 'pi4-2026.11', deviceTypes: ['pi4-v3-arm64'] }],
+      deployments: [{ name: 'pi4-2026.11', artifactName: 'pi4-2026.11', devices: [OFFLINE], rollout: { timeoutSeconds: 2, pollSeconds: 0.05 } }],
+      configurations: [],
+    };
+    fs.writeFileSync(path.join(workDir, 'desired.json'), JSON.stringify(slow));
+    await initResourcesStack(ws, { stack: slowStack, desiredFile: path.join(workDir, 'desired.json'), serverUrl: emu.emulator.url, token: TOKEN });
+  });
+
+  afterAll(async () => {
+    await ws?.run(['stack', 'rm', slowStack, '--yes', '--force'], inProgram());
+    ws?.dispose();
+    await emu?.emulator.close();
+    if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('is recorded in the state, and the next up continues from its deployment', async () => {
+    const first = await ws.run(['up', '--yes', '--stack', slowStack], inProgram());
+    expect(first.code).not.toBe(0);
+    expect(first.stdout + first.stderr).toContain('did not finish within 2s');
+    expect(await deploymentPosts()).toHaveLength(1);
+    const deploymentId = (await emu.api<{ id: string; name: string }[]>('GET', '/api/management/v2/deployments/deployments?per_page=100'))[0].id;
+
+    const exported = JSON.parse((await ws.ok(['stack', 'export', '--stack', slowStack], inProgram())).stdout) as {
+      deployment: { resources: { type: string; id?: string; initErrors?: string[]; outputs?: { deploymentIds?: string[] } }[] };
+    };
+    const recorded = exported.deployment.resources.find((r) => r.type.endsWith(':MenderDeployment'));
+    expect(recorded).toMatchObject({ id: deploymentId, outputs: { deploymentIds: [deploymentId] } });
+    expect(recorded?.initErrors).toEqual([expect.stringContaining('did not finish within 2s')]);
+
+    // The device comes online; a longer timeout lets the next up watch the rollout to its end.
+    slow.deployments[0].rollout.timeoutSeconds = 60;
+    fs.writeFileSync(path.join(workDir, 'desired.json'), JSON.stringify(slow));
+    await emu.admin('POST', `/devices/${OFFLINE}/behavior`, { offline: false });
+    await emu.clearRequests();
+    const again = await ws.ok(['up', '--yes', '--stack', slowStack], inProgram());
+    expect(again.stdout).toMatch(/1 updated/);
+    expect(await deploymentPosts()).toEqual([]);
+    expect(await runningImage(emu, OFFLINE)).toBe('pi4-2026.11');
+  });
+});

@@ -3,6 +3,8 @@
 // configuration keys). Secret values never reach this module in clear: the loader
 // (cli/audit-source.ts) hands over a digest per secret key, or nothing when it cannot decrypt.
 import { createHash, randomBytes } from 'node:crypto';
+import { specialSecretSig, specialSigKey } from '@pulumi/pulumi/runtime/rpc';
+import { parseOverrides, PromotionOverride } from '../program/promotion';
 import { nameAFew } from '../provider/name-a-few';
 
 /** One entry of `pulumi stack history --json` (or a file backend's `.history.json`). */
@@ -108,8 +110,6 @@ export interface AuditEntry extends Pick<UpdateInfo, 'version' | 'kind' | 'resul
 
 // ------------------------------------------------------------------ snapshots
 
-const SECRET_SIG = '4dabf18193072939515e22adb298388d';
-
 interface ExportedResource {
   urn: string;
   type: string;
@@ -118,7 +118,7 @@ interface ExportedResource {
 
 /** Whether a value of an exported deployment is a Pulumi secret (ciphertext or plaintext form). */
 export function isSecretValue(value: unknown): value is { ciphertext?: string; plaintext?: string } {
-  return typeof value === 'object' && value !== null && (value as Record<string, unknown>)[SECRET_SIG] === '1b47061264138c4ac30d75fd1eb44270';
+  return typeof value === 'object' && value !== null && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig;
 }
 
 /** A secret's value when the export holds it in clear (`--show-secrets`), else undefined. */
@@ -289,15 +289,10 @@ function ciOf(environment: Record<string, string> | undefined): Record<string, s
   return entries.length > 0 ? Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b))) : null;
 }
 
-/** The overrides of the promotion gate recorded in the update's configuration. */
-export function overridesOf(config: Record<string, string> | undefined): { image: string; reason: string }[] {
-  const raw = config?.['fleet:promotionOverride'];
-  if (!raw) return [];
+/** The overrides of the promotion gate recorded in the update's configuration (none when it is malformed). */
+export function overridesOf(config: Record<string, string> | undefined): PromotionOverride[] {
   try {
-    const parsed = JSON.parse(raw) as unknown;
-    return (Array.isArray(parsed) ? parsed : [])
-      .filter((o): o is { image: string; reason?: string } => typeof o === 'object' && o !== null && typeof (o as { image?: unknown }).image === 'string')
-      .map((o) => ({ image: o.image, reason: String(o.reason ?? '') }));
+    return parseOverrides(config?.['fleet:promotionOverride']);
   } catch {
     return [];
   }
