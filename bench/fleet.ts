@@ -5,7 +5,7 @@
 // Prints markdown tables.
 //
 // Run: npm run bench [-- 100 1000] [-- --parallel <n>] [-- --skip-first-checkpoints] [-- --keep] [-- --markdown <file>]
-//      [-- --one-ring] [-- --configure-every <n>] [-- --image-change]
+//      [-- --one-ring] [-- --configure-every <n>] [-- --image-change] [-- --devices-per-set <n>]
 // Not part of the test suite. Uses a throw-away backend, PULUMI_HOME and fleet folder; the
 // project's stack files are only read (their encryptionsalt is for mender-fleet-local-demo).
 import { spawn, execFileSync } from 'node:child_process';
@@ -248,9 +248,9 @@ async function measure(
 
 // ---- one fleet size -----------------------------------------------------------------------------
 
-function stackConfigFile(ring: string, fleetDir: string, file: string): void {
+function stackConfigFile(ring: string, fleetDir: string, file: string, devicesPerSet?: number): void {
   const stack = parse(fs.readFileSync(path.join(repoRoot, `Pulumi.${ring}.yaml`), 'utf8')) as { config?: Record<string, unknown>; encryptionsalt?: string };
-  stack.config = { ...stack.config, 'fleet:path': fleetDir, 'fleet:pollMilliseconds': POLL_MS };
+  stack.config = { ...stack.config, 'fleet:path': fleetDir, 'fleet:pollMilliseconds': POLL_MS, ...(devicesPerSet ? { 'fleet:devicesPerConfigurationSet': devicesPerSet } : {}) };
   fs.writeFileSync(file, stringify(stack));
 }
 
@@ -261,6 +261,8 @@ interface BenchOptions {
   shape: FleetShape;
   /** After the no-op steps: a new image for pi4 devices, then a preview of each ring. */
   imageChange: boolean;
+  /** fleet:devicesPerConfigurationSet (default: the program's 1,000). */
+  devicesPerSet?: number;
 }
 
 /** group_vars/all.yml with the pi4 devices wanting the next image. */
@@ -296,7 +298,7 @@ async function benchSize(size: number, options: BenchOptions): Promise<PhaseResu
   const results: PhaseResult[] = [];
   try {
     for (const ring of rings) {
-      stackConfigFile(ring, fleetDir, path.join(tmp, `Pulumi.${ring}.yaml`));
+      stackConfigFile(ring, fleetDir, path.join(tmp, `Pulumi.${ring}.yaml`), options.devicesPerSet);
       execFileSync('bash', [path.join(repoRoot, 'scripts', 'pulumi'), 'stack', 'init', ring, '--non-interactive'], { cwd: repoRoot, env, stdio: 'ignore' });
     }
     const p = parallel ? ['--parallel', String(parallel)] : [];
@@ -368,7 +370,7 @@ async function main(): Promise<void> {
   const markdownFile = mdIndex >= 0 ? argv[mdIndex + 1] : undefined;
   const parallelIndex = argv.indexOf('--parallel');
   parallel = parallelIndex >= 0 ? Number(argv[parallelIndex + 1]) : undefined;
-  const sizes = argv.filter((a, i) => /^\d+$/.test(a.replace(/[,_]/g, '')) && !['--markdown', '--parallel', '--configure-every'].includes(argv[i - 1])).map((a) => Number(a.replace(/[,_]/g, '')));
+  const sizes = argv.filter((a, i) => /^\d+$/.test(a.replace(/[,_]/g, '')) && !['--markdown', '--parallel', '--configure-every', '--devices-per-set'].includes(argv[i - 1])).map((a) => Number(a.replace(/[,_]/g, '')));
   const chosen = sizes.length > 0 ? sizes : [100, 1000, 10000];
   const stackHashes = new Map(ALL_RINGS.map((ring) => [ring, stackFileHash(ring)]));
   const everyIndex = argv.indexOf('--configure-every');
@@ -378,6 +380,7 @@ async function main(): Promise<void> {
     skipFirstCheckpoints: argv.includes('--skip-first-checkpoints'),
     shape: { oneRing: argv.includes('--one-ring'), configureEvery: everyIndex >= 0 ? Number(argv[everyIndex + 1]) : undefined },
     imageChange: argv.includes('--image-change'),
+    devicesPerSet: argv.includes('--devices-per-set') ? Number(argv[argv.indexOf('--devices-per-set') + 1]) : undefined,
   };
   const results: PhaseResult[] = [];
   for (const size of chosen) results.push(...(await benchSize(size, options)));

@@ -78,7 +78,7 @@ function configuredDevice(configuration: PlannedConfiguration): { values: Record
  * Declares the plan as resources, named in the fleet's terms so that `pulumi preview` reads as
  * a fleet plan: images and deployments by image name, configurations by group and template.
  */
-export function declareFleet(plan: Plan, rollout: RolloutPolicy): Record<string, DeviceSummary> {
+export function declareFleet(plan: Plan, rollout: RolloutPolicy, options: { devicesPerSet?: number } = {}): Record<string, DeviceSummary> {
   const images = new Map<string, ImageRelease>();
   for (const image of plan.images) {
     images.set(image.name, new ImageRelease(image.name, { artifactName: image.name, deviceTypes: image.deviceTypes }));
@@ -92,7 +92,7 @@ export function declareFleet(plan: Plan, rollout: RolloutPolicy): Record<string,
     );
     for (const device of deployment.devices) deploymentOf.set(device, resource);
   }
-  for (const batch of configurationBatches(plan)) {
+  for (const batch of configurationBatches(plan, options.devicesPerSet)) {
     const dependsOn = [...new Set(batch.devices.flatMap((d) => (deploymentOf.has(d.id) ? [deploymentOf.get(d.id)!] : [])))];
     new DeviceConfigurationSet(
       batch.name,
