@@ -1,4 +1,4 @@
-// What a dead `pulumi up` leaves behind on a file backend: the stack's lock file, and on the host
+// What a dead `pulumi up` leaves behind: the stack's lock (DIY backends), and on the host
 // that ran it the plugins the engine started in process groups of their own (the Node.js
 // language host and program, and the dynamic provider, which may still be watching a rollout).
 // Linux only for the processes: they are found through /proc.
@@ -6,39 +6,33 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/** The lock file of Pulumi's file ("diy") backend: `.pulumi/locks/<org>/<project>/<stack>/<uuid>.json`. */
+/**
+ * A lock of Pulumi's DIY backend (file, s3, gs, azblob): the object
+ * `.pulumi/locks/<org>/<project>/<stack>/<uuid>.json` ({"pid","username","hostname","timestamp"},
+ * pkg/backend/diy/lock.go), kept while an update runs and removed when it ends.
+ */
 export interface StackLock {
-  file: string;
+  /** Where it is, relative to the backend's root (bucket and prefix, or directory): for messages. */
+  key: string;
   pid: number;
   username: string;
   hostname: string;
   timestamp: Date;
 }
 
-/** The lock files of one stack: project-scoped layout (Pulumi ≥ 3.61) and the legacy one. */
-export function stackLocks(backendDir: string, project: string, stack: string): StackLock[] {
-  const dirs = [path.join(backendDir, '.pulumi', 'locks', 'organization', project, stack), path.join(backendDir, '.pulumi', 'locks', stack)];
-  return dirs.flatMap((dir) => {
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return [];
-    return fs
-      .readdirSync(dir)
-      .filter((name) => name.endsWith('.json'))
-      .map((name) => readLock(path.join(dir, name)));
-  });
-}
-
-function readLock(file: string): StackLock {
+/** The lock's JSON as Pulumi writes it; `where` names it in the error. */
+export function parseLock(key: string, text: string, where: string): StackLock {
   let content: { pid?: unknown; username?: unknown; hostname?: unknown; timestamp?: unknown };
   try {
-    content = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof content;
+    content = JSON.parse(text) as typeof content;
   } catch (err) {
-    throw new Error(`${file}: not a Pulumi lock file (${(err as Error).message}); remove it by hand once you know no update of the stack runs`, { cause: err });
+    throw new Error(`${where}: not a Pulumi lock file (${(err as Error).message}); remove it by hand once you know no update of the stack runs`, { cause: err });
   }
   const timestamp = new Date(String(content.timestamp));
   if (typeof content.pid !== 'number' || typeof content.hostname !== 'string' || Number.isNaN(timestamp.getTime())) {
-    throw new Error(`${file}: a lock without pid, hostname or timestamp; remove it by hand once you know no update of the stack runs`);
+    throw new Error(`${where}: a lock without pid, hostname or timestamp; remove it by hand once you know no update of the stack runs`);
   }
-  return { file, pid: content.pid, username: String(content.username ?? ''), hostname: content.hostname, timestamp };
+  return { key, pid: content.pid, username: String(content.username ?? ''), hostname: content.hostname, timestamp };
 }
 
 /** Not yet dead (a zombie waiting for its parent to reap it is dead). */
@@ -50,15 +44,29 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** When a lock whose process this host cannot see is taken to be stale. */
+export interface Staleness {
+  /** A lock of another host younger than this may belong to a live update. */
+  minAgeSeconds: number;
+  /**
+   * A lock of another host is stale at once: only where nothing else can run an update of the
+   * stack meanwhile (one concurrency group for every job that locks it) and the host of a job
+   * that ended is gone with it (GitHub-hosted runners: one VM per job).
+   */
+  otherHostsGone: boolean;
+}
+
 /**
  * Why the update holding the lock may still run, or undefined when it is certainly dead. On
  * this host the process answers it (a process with that pid, even a reused pid, counts as
- * alive); a lock of another host is trusted dead only once older than `minAgeSeconds`.
+ * alive); a lock of another host is trusted dead only once older than --min-age, or at once
+ * when other hosts are known to be gone.
  */
-export function mayBeAlive(lock: StackLock, minAgeSeconds: number, now = new Date()): string | undefined {
+export function mayBeAlive(lock: StackLock, staleness: Staleness, now = new Date()): string | undefined {
   if (lock.hostname === os.hostname()) return processAlive(lock.pid) ? `its process ${lock.pid} still runs on this host (${lock.hostname})` : undefined;
+  if (staleness.otherHostsGone) return undefined;
   const ageSeconds = (now.getTime() - lock.timestamp.getTime()) / 1000;
-  if (ageSeconds < minAgeSeconds) return `the lock is ${Math.floor(ageSeconds)} s old, younger than --min-age ${minAgeSeconds} s (taken on ${lock.hostname}, whose processes this host cannot see)`;
+  if (ageSeconds < staleness.minAgeSeconds) return `the lock is ${Math.floor(ageSeconds)} s old, younger than --min-age ${staleness.minAgeSeconds} s (taken on ${lock.hostname}, whose processes this host cannot see)`;
   return undefined;
 }
 
@@ -162,7 +170,7 @@ export function leftBehindPlugins(lock: StackLock, opts: { backendUrl: string; p
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     const p = procInfo(Number(name), boot);
-    if (!p || p.env.get('PULUMI_BACKEND_URL') !== opts.backendUrl) continue;
+    if (!p || (p.env.get('PULUMI_BACKEND_URL') ?? '') !== opts.backendUrl) continue;
     const project = p.env.get('PULUMI_PROJECT') ?? p.env.get('PULUMI_NODEJS_PROJECT');
     if (project !== undefined && project !== opts.project) continue;
     if (p.startedAt.getTime() < notBefore) continue;

@@ -5,7 +5,12 @@ import * as fs from 'node:fs';
 
 /** Every process (zombies included) whose environment names this file backend. */
 export function engineProcesses(backendDir: string): number[] {
-  const marker = `PULUMI_BACKEND_URL=file://${backendDir}\0`;
+  return engineProcessesOf(`file://${backendDir}`);
+}
+
+/** Every process (zombies included) whose environment names this backend URL (file, s3, ...). */
+export function engineProcessesOf(backendUrl: string): number[] {
+  const marker = `PULUMI_BACKEND_URL=${backendUrl}\0`;
   return fs
     .readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)

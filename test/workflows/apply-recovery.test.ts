@@ -94,7 +94,13 @@ function startStep(step: Step, contexts: Contexts, baseEnv: NodeJS.ProcessEnv): 
   return { step: evaluate(step.name ?? step.run ?? '', contexts), child, exited, output };
 }
 
-describe('apply.yml: a killed apply, then the next commit', () => {
+// The next commit's apply on the same host (a self-hosted runner: it finds and stops what the
+// dead apply left running), and on another GitHub-hosted runner (the dead job's VM, with its
+// processes, is gone; its lock names that VM and is only seconds old).
+describe.each([
+  { runner: 'the same self-hosted runner', hosted: false },
+  { runner: 'a new GitHub-hosted runner', hosted: true },
+])('apply.yml: a killed apply, then the next commit on $runner', ({ hosted }) => {
   let ws: PulumiWorkspace;
   let emu: EmulatorHandle;
   let runDir: string;
@@ -120,7 +126,7 @@ describe('apply.yml: a killed apply, then the next commit', () => {
   it('converges in the next apply, with no second deployment', async () => {
     const engineBin = execFileSync('bash', [path.join(repoRoot, 'scripts', 'engine'), '--quiet'], { encoding: 'utf8' }).trim().split('\n').pop()!;
     const secrets = { PULUMI_BACKEND_URL: `file://${ws.backendDir}`, PULUMI_CONFIG_PASSPHRASE: 'mender-fleet-local-demo', MENDER_ACCESS_TOKEN: TOKEN };
-    const runOf = (run: number): { contexts: Contexts; env: NodeJS.ProcessEnv; summary: string } => {
+    const runOf = (run: number, runnerEnvironment?: string): { contexts: Contexts; env: NodeJS.ProcessEnv; summary: string } => {
       const summary = path.join(runDir, `summary-${run}.md`);
       fs.writeFileSync(summary, '');
       const sha = `c0ffee${run}`;
@@ -129,7 +135,7 @@ describe('apply.yml: a killed apply, then the next commit', () => {
         secrets,
         vars: { MENDER_SERVER_URL: emu.emulator.url },
       };
-      const env: NodeJS.ProcessEnv = { ...ws.env, PATH: `${engineBin}:${process.env.PATH}`, GITHUB_SHA: sha, GITHUB_REF_NAME: 'canary', GITHUB_STEP_SUMMARY: summary, PULUMI_BACKEND_URL: undefined, PULUMI_CONFIG_PASSPHRASE: undefined };
+      const env: NodeJS.ProcessEnv = { ...ws.env, PATH: `${engineBin}:${process.env.PATH}`, GITHUB_SHA: sha, GITHUB_REF_NAME: 'canary', GITHUB_STEP_SUMMARY: summary, RUNNER_ENVIRONMENT: runnerEnvironment, PULUMI_BACKEND_URL: undefined, PULUMI_CONFIG_PASSPHRASE: undefined };
       return { contexts, env, summary };
     };
 
@@ -162,9 +168,20 @@ describe('apply.yml: a killed apply, then the next commit', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(engineProcesses(ws.backendDir).length).toBeGreaterThan(0); // left behind by the kill
 
+    let deadLock = '';
+    if (hosted) {
+      // The runner's VM is gone, and its processes with it; its lock stays, naming that VM.
+      killAll(engineProcesses(ws.backendDir));
+      const dir = path.join(ws.backendDir, '.pulumi', 'locks', 'organization', 'fleet', 'canary');
+      const [name] = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+      const lock = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as { pid: number; hostname: string };
+      fs.writeFileSync(path.join(dir, name), JSON.stringify({ ...lock, hostname: 'fv-az714-223' }));
+      deadLock = `${lock.pid}@fv-az714-223`;
+    }
+
     // Run 2: the next commit's apply, every step, with the device back.
     await emu.admin('POST', `/devices/${OFFLINE}/behavior`, {});
-    const second = runOf(2);
+    const second = runOf(2, hosted ? 'github-hosted' : undefined);
     for (const step of job.steps) {
       const s = startStep(step, second.contexts, second.env);
       if (!s) continue;
@@ -173,8 +190,13 @@ describe('apply.yml: a killed apply, then the next commit', () => {
       expect({ step: s.step, code, output: code === 0 ? '' : s.output.join('') }).toEqual({ step: s.step, code: 0, output: '' });
     }
     const summary = fs.readFileSync(second.summary, 'utf8');
-    expect(summary).toMatch(/^### fleet recover canary\n```\nrecover: canary: stopped the dynamic provider \(pid \d+/);
-    expect(summary).toMatch(/recover: canary: removed the lock \.pulumi\/locks\/organization\/fleet\/canary\/[0-9a-f-]+\.json of the dead update \d+@/);
+    if (hosted) {
+      expect(summary).toMatch(/^### fleet recover canary\n```\nrecover: canary: removed the lock/);
+      expect(summary).toMatch(new RegExp(`recover: canary: removed the lock \\.pulumi/locks/organization/fleet/canary/[0-9a-f-]+\\.json of the dead update ${deadLock} \\(lock taken [^)]+\\), its host gone \\(--other-hosts-gone\\)\n`));
+    } else {
+      expect(summary).toMatch(/^### fleet recover canary\n```\nrecover: canary: stopped the dynamic provider \(pid \d+/);
+      expect(summary).toMatch(/recover: canary: removed the lock \.pulumi\/locks\/organization\/fleet\/canary\/[0-9a-f-]+\.json of the dead update \d+@/);
+    }
     expect(summary).toMatch(/recover: canary: removed the pending operation "creating" of urn:pulumi:canary::fleet::pulumi-nodejs:dynamic\/mender:MenderDeployment::/);
     expect(summary).toMatch(/recover: canary: next up: MenderDeployment \S+ adopts the unfinished Mender deployments named "canary:/);
     expect(engineProcesses(ws.backendDir)).toEqual([]);

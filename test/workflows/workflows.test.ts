@@ -469,6 +469,10 @@ describe('apply.yml', () => {
     const ctx = { github: { ref_name: ring, sha: 'abc123', run_id: '1', actor: 'alice' } };
     expect(w.concurrency?.['cancel-in-progress']).toBe(false);
     expect(evaluate(w.concurrency!.group, ctx)).toBe(`pulumi-${ring}`);
+    // The job also holds the ring's stack group, shared with the drift check.
+    expect(evaluate(job.concurrency!.group, ctx)).toBe(`stack-${ring}`);
+    expect(evaluate(onlyJob('drift.yml').concurrency!.group, { matrix: { stack: ring } })).toBe(`stack-${ring}`);
+    expect(job.concurrency?.['cancel-in-progress']).toBe(false);
     const [step] = pulumiSteps(job);
     expect(step.with?.command).toBe('up');
     expect(evaluate(String(step.with?.['stack-name']), ctx)).toBe(ring);
@@ -514,7 +518,10 @@ describe('drift.yml', () => {
       const checkout = job.steps.find((s) => s.uses === 'actions/checkout@v4')!;
       expect(evaluate(String(checkout.with?.ref), ctx)).toBe(ring);
       expect(evaluate((job.environment as { name: string }).name, ctx)).toBe(ring);
-      expect(evaluate(job.concurrency!.group, ctx)).toBe(`drift-${ring}`);
+      // Not the apply workflow's group, where merges queue (a drift check must not displace a
+      // queued apply), but the group of the ring's stack that the apply job holds too.
+      expect(evaluate(job.concurrency!.group, ctx)).toBe(`stack-${ring}`);
+      expect(evaluate(job.concurrency!.group, ctx)).not.toBe(evaluate(wf['apply.yml'].concurrency!.group, { github: { ref_name: ring } }));
     }
     expect(job.concurrency?.['cancel-in-progress']).toBe(false);
   });
@@ -611,13 +618,13 @@ describe('recovery before the Pulumi step (apply.yml, drift.yml)', () => {
   });
 
   /** Runs the step's own script with bash, as the runner would, against a file backend. */
-  function runRecoverStep(file: string, backendDir: string, stack: string): { code: number; summary: string; stdout: string } {
+  function runRecoverStep(file: string, backendDir: string, stack: string, runner: NodeJS.ProcessEnv = {}): { code: number; summary: string; stdout: string } {
     const summary = path.join(backendDir, 'summary.md');
     fs.writeFileSync(summary, '');
     const r = spawnSync('bash', ['-e', '-c', recoverStep(file).run!], {
       cwd: repo,
       encoding: 'utf8',
-      env: { ...process.env, STACK: stack, PULUMI_BACKEND_URL: `file://${backendDir}`, PULUMI_CONFIG_PASSPHRASE: 'workflow-test', PULUMI_HOME: path.join(backendDir, '.home'), PULUMI_SKIP_UPDATE_CHECK: 'true', GITHUB_STEP_SUMMARY: summary },
+      env: { ...process.env, RUNNER_ENVIRONMENT: undefined, STACK: stack, PULUMI_BACKEND_URL: `file://${backendDir}`, PULUMI_CONFIG_PASSPHRASE: 'workflow-test', PULUMI_HOME: path.join(backendDir, '.home'), PULUMI_SKIP_UPDATE_CHECK: 'true', GITHUB_STEP_SUMMARY: summary, ...runner },
     });
     return { code: r.status ?? 1, summary: fs.readFileSync(summary, 'utf8'), stdout: r.stdout };
   }
@@ -637,6 +644,30 @@ describe('recovery before the Pulumi step (apply.yml, drift.yml)', () => {
       expect(refused.summary).toContain(`recover: canary: refused: update ${process.pid}@${os.hostname()}`);
       expect(refused.summary.endsWith('```\n')).toBe(true);
       expect(fs.existsSync(path.join(locks, 'a.json'))).toBe(true);
+    } finally {
+      fs.rmSync(backendDir, { recursive: true, force: true });
+    }
+  });
+
+  it.each(Object.keys(ringOf))("%s: a fresh lock of another runner is stale at once on a GitHub-hosted runner, and waits for --min-age on a self-hosted one", (file) => {
+    const backendDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-wf-recover-'));
+    try {
+      const locks = path.join(backendDir, '.pulumi', 'locks', 'organization', 'fleet', 'canary');
+      fs.mkdirSync(locks, { recursive: true });
+      const lock = path.join(locks, 'b.json');
+      const takenAt = new Date(Date.now() - 30_000).toISOString();
+      // The killed job's runner: another VM, named as GitHub names its hosted runners.
+      fs.writeFileSync(lock, JSON.stringify({ pid: 2127, username: 'runner', hostname: 'fv-az714-223', timestamp: takenAt }));
+
+      const selfHosted = runRecoverStep(file, backendDir, 'canary', { RUNNER_ENVIRONMENT: 'self-hosted' });
+      expect(selfHosted.code).toBe(2);
+      expect(selfHosted.summary).toMatch(/recover: canary: refused: update 2127@fv-az714-223 .* may still run: the lock is \d+ s old, younger than --min-age 5400 s/);
+      expect(fs.existsSync(lock)).toBe(true);
+
+      const hosted = runRecoverStep(file, backendDir, 'canary', { RUNNER_ENVIRONMENT: 'github-hosted' });
+      expect(hosted.summary).toContain(`recover: canary: removed the lock .pulumi/locks/organization/fleet/canary/b.json of the dead update 2127@fv-az714-223 (lock taken ${takenAt}), its host gone (--other-hosts-gone)\n`);
+      expect(fs.existsSync(lock)).toBe(false);
+      expect(hosted.code).toBe(0);
     } finally {
       fs.rmSync(backendDir, { recursive: true, force: true });
     }
