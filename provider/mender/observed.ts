@@ -1,6 +1,7 @@
-// What the fleet actually runs, as Mender's inventory says and as the deployments service
-// judges it: the device's `artifact_name` (deployments app/app_os.go, isAlreadyInstalled
-// compares the artifact_name a device reports, never rootfs-image.version).
+// The fleet's actual state as Mender holds it, read in one place: what each device runs, as the
+// inventory says and as the deployments service judges it (the device's `artifact_name`:
+// deployments app/app_os.go, isAlreadyInstalled compares the artifact_name a device reports,
+// never rootfs-image.version), and each device's configuration in deviceconfig.
 import type { DeviceConfigurationState, MenderClient } from './client';
 import { isNotFound } from './errors';
 import type { DeviceDeploymentStatus } from './schemas';
