@@ -241,7 +241,7 @@ async function measure(
       `CPU s: cli ${result.cpu.cli.toFixed(0)}, program ${result.cpu.program.toFixed(0)}, provider ${result.cpu.provider.toFixed(0)}, emulator ${result.cpu.emulator.toFixed(0)}; ` +
       `${log.length} requests (${result.mutating} mutating), load ${loadBefore.toFixed(2)}→${loadAfter.toFixed(2)}; printed ${result.outputBytes} bytes; ${summary.text}`,
   );
-  if (log.length >= 100000) console.error('  (the request log holds at most 100,000 entries: counts are truncated)');
+  if (log.length >= 2_000_000) console.error('  (the request log holds at most 2,000,000 entries: counts are truncated)');
   if (code !== 0) console.error(`  FAILED: see ${logFile}`);
   return result;
 }
@@ -283,7 +283,7 @@ async function benchSize(size: number, options: BenchOptions): Promise<PhaseResu
     `${size} devices: fleet in ${fleetDir} (${((performance.now() - t0) / 1000).toFixed(1)} s): ${fleet.configured} configured, ` +
       `${fleet.deviceCanary} reporting canary, ${fleet.gitCanary} canary in Git, ${fleet.outdated} on last month's image`,
   );
-  const emulator = await startEmulator({ world: fleet.world, port: 0, timing: TIMING });
+  const emulator = await startEmulator({ world: fleet.world, port: 0, timing: TIMING, requestLogLimit: 2_000_000 });
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PULUMI_BACKEND_URL: `file://${path.join(tmp, 'backend')}`,
