@@ -89,7 +89,7 @@ async function planAndDeclare(fleet: FleetDescription, client: MenderClient, str
     maxFailureRatio: (fleetConfig.getNumber('maxFailurePercent') ?? 0) / 100,
     timeoutSeconds: fleetConfig.getNumber('rolloutTimeoutSeconds') ?? 900,
     pollSeconds: (fleetConfig.getNumber('pollMilliseconds') ?? 2000) / 1000,
-  });
+  }, { devicesPerSet: fleetConfig.getNumber('devicesPerConfigurationSet') });
   // The per-device summary (for `fleet status` and `fleet audit`) is a secret only so that previews
   // print `[secret]` instead of a line per device (36 KB at 100 devices); nothing in it is
   // confidential. Read it with `pulumi stack output devices --show-secrets`.

@@ -5,6 +5,7 @@
 // Prints markdown tables.
 //
 // Run: npm run bench [-- 100 1000] [-- --parallel <n>] [-- --skip-first-checkpoints] [-- --keep] [-- --markdown <file>]
+//      [-- --one-ring] [-- --configure-every <n>] [-- --image-change] [-- --devices-per-set <n>]
 // Not part of the test suite. Uses a throw-away backend, PULUMI_HOME and fleet folder; the
 // project's stack files are only read (their encryptionsalt is for mender-fleet-local-demo).
 import { spawn, execFileSync } from 'node:child_process';
@@ -15,12 +16,12 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parse, stringify } from 'yaml';
 import { startEmulator } from '../emulator';
-import { generateFleet } from './generated-fleet';
+import { DEVICE_TYPES, FleetShape, generateFleet, newImage, nextImage } from './generated-fleet';
 
 const repoRoot = path.resolve(__dirname, '..');
 const TOKEN = 'bench-token';
 const PASSPHRASE = 'mender-fleet-local-demo';
-const RINGS = ['canary', 'production'] as const;
+const ALL_RINGS = ['canary', 'production'];
 const SAMPLE_MS = 200;
 /** The rollout watcher's poll (fleet:pollMilliseconds); the default 2000 ms would measure sleeping. */
 const POLL_MS = 50;
@@ -240,29 +241,49 @@ async function measure(
       `CPU s: cli ${result.cpu.cli.toFixed(0)}, program ${result.cpu.program.toFixed(0)}, provider ${result.cpu.provider.toFixed(0)}, emulator ${result.cpu.emulator.toFixed(0)}; ` +
       `${log.length} requests (${result.mutating} mutating), load ${loadBefore.toFixed(2)}→${loadAfter.toFixed(2)}; printed ${result.outputBytes} bytes; ${summary.text}`,
   );
-  if (log.length >= 100000) console.error('  (the request log holds at most 100,000 entries: counts are truncated)');
+  if (log.length >= 2_000_000) console.error('  (the request log holds at most 2,000,000 entries: counts are truncated)');
   if (code !== 0) console.error(`  FAILED: see ${logFile}`);
   return result;
 }
 
 // ---- one fleet size -----------------------------------------------------------------------------
 
-function stackConfigFile(ring: string, fleetDir: string, file: string): void {
+function stackConfigFile(ring: string, fleetDir: string, file: string, devicesPerSet?: number): void {
   const stack = parse(fs.readFileSync(path.join(repoRoot, `Pulumi.${ring}.yaml`), 'utf8')) as { config?: Record<string, unknown>; encryptionsalt?: string };
-  stack.config = { ...stack.config, 'fleet:path': fleetDir, 'fleet:pollMilliseconds': POLL_MS };
+  stack.config = { ...stack.config, 'fleet:path': fleetDir, 'fleet:pollMilliseconds': POLL_MS, ...(devicesPerSet ? { 'fleet:devicesPerConfigurationSet': devicesPerSet } : {}) };
   fs.writeFileSync(file, stringify(stack));
 }
 
-async function benchSize(size: number, keep: boolean, parallel?: number, skipFirstCheckpoints = false): Promise<PhaseResult[]> {
+interface BenchOptions {
+  keep: boolean;
+  parallel?: number;
+  skipFirstCheckpoints: boolean;
+  shape: FleetShape;
+  /** After the no-op steps: a new image for pi4 devices, then a preview of each ring. */
+  imageChange: boolean;
+  /** fleet:devicesPerConfigurationSet (default: the program's 1,000). */
+  devicesPerSet?: number;
+}
+
+/** group_vars/all.yml with the pi4 devices wanting the next image. */
+function changePi4Image(fleetDir: string): void {
+  const file = path.join(fleetDir, 'group_vars', 'all.yml');
+  const pi4 = DEVICE_TYPES[0].short;
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(newImage(pi4), nextImage(pi4)));
+}
+
+async function benchSize(size: number, options: BenchOptions): Promise<PhaseResult[]> {
+  const { keep, parallel, skipFirstCheckpoints } = options;
+  const rings = options.shape.oneRing ? ['canary'] : ALL_RINGS;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `fleet-bench-${size}-`));
   const fleetDir = path.join(tmp, 'fleet');
   const t0 = performance.now();
-  const fleet = generateFleet(size, fleetDir, TOKEN);
+  const fleet = generateFleet(size, fleetDir, TOKEN, options.shape);
   console.error(
     `${size} devices: fleet in ${fleetDir} (${((performance.now() - t0) / 1000).toFixed(1)} s): ${fleet.configured} configured, ` +
       `${fleet.deviceCanary} reporting canary, ${fleet.gitCanary} canary in Git, ${fleet.outdated} on last month's image`,
   );
-  const emulator = await startEmulator({ world: fleet.world, port: 0, timing: TIMING });
+  const emulator = await startEmulator({ world: fleet.world, port: 0, timing: TIMING, requestLogLimit: 2_000_000 });
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PULUMI_BACKEND_URL: `file://${path.join(tmp, 'backend')}`,
@@ -276,21 +297,23 @@ async function benchSize(size: number, keep: boolean, parallel?: number, skipFir
   fs.mkdirSync(path.join(tmp, 'backend'));
   const results: PhaseResult[] = [];
   try {
-    for (const ring of RINGS) {
-      stackConfigFile(ring, fleetDir, path.join(tmp, `Pulumi.${ring}.yaml`));
+    for (const ring of rings) {
+      stackConfigFile(ring, fleetDir, path.join(tmp, `Pulumi.${ring}.yaml`), options.devicesPerSet);
       execFileSync('bash', [path.join(repoRoot, 'scripts', 'pulumi'), 'stack', 'init', ring, '--non-interactive'], { cwd: repoRoot, env, stdio: 'ignore' });
     }
     const p = parallel ? ['--parallel', String(parallel)] : [];
     // PULUMI_SKIP_CHECKPOINTS: the engine writes the state once at the end instead of after
     // every step (the file backend rewrites the whole state file each time).
     const firstEnv = skipFirstCheckpoints ? { PULUMI_SKIP_CHECKPOINTS: 'true' } : {};
-    const phases: { phase: string; args: (ring: string) => string[]; env?: NodeJS.ProcessEnv }[] = [
+    const phases: { phase: string; args: (ring: string) => string[]; env?: NodeJS.ProcessEnv; before?: () => void }[] = [
       { phase: skipFirstCheckpoints ? 'first up (no checkpoints)' : 'first up', env: firstEnv, args: (ring) => ['up', '--yes', '--skip-preview', ...p, '--message', `bench: first up of ${ring}`] },
       { phase: 'no-op preview', args: () => ['preview', '--diff', '--suppress-progress', ...p] },
       { phase: 'no-op up', args: (ring) => ['up', '--yes', '--skip-preview', ...p, '--message', `bench: no-op up of ${ring}`] },
+      ...(options.imageChange ? [{ phase: 'image change (pi4) preview', before: () => changePi4Image(fleetDir), args: () => ['preview', '--suppress-progress', ...p] }] : []),
     ];
-    for (const { phase, args, env: phaseEnv } of phases) {
-      for (const ring of RINGS) {
+    for (const { phase, args, env: phaseEnv, before } of phases) {
+      before?.();
+      for (const ring of rings) {
         const configFile = path.join(tmp, `Pulumi.${ring}.yaml`);
         const logFile = path.join(tmp, `${phase.replace(/\W+/g, '-')}-${ring}.log`);
         results.push(await measure([...args(ring), '--stack', ring, '--config-file', configFile], { ...env, ...phaseEnv }, logFile, emulator.url, { size, ring, phase }));
@@ -338,7 +361,7 @@ function report(results: PhaseResult[]): string {
   return lines.join('\n');
 }
 
-const stackFileHash = (ring: string) => createHash('sha256').update(fs.readFileSync(path.join(repoRoot, `Pulumi.${ring}.yaml`))).digest('hex');
+const stackFileHash = (ring: string): string => createHash('sha256').update(fs.readFileSync(path.join(repoRoot, `Pulumi.${ring}.yaml`))).digest('hex');
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -347,15 +370,24 @@ async function main(): Promise<void> {
   const markdownFile = mdIndex >= 0 ? argv[mdIndex + 1] : undefined;
   const parallelIndex = argv.indexOf('--parallel');
   parallel = parallelIndex >= 0 ? Number(argv[parallelIndex + 1]) : undefined;
-  const sizes = argv.filter((a, i) => /^\d+$/.test(a.replace(/[,_]/g, '')) && !['--markdown', '--parallel'].includes(argv[i - 1])).map((a) => Number(a.replace(/[,_]/g, '')));
+  const sizes = argv.filter((a, i) => /^\d+$/.test(a.replace(/[,_]/g, '')) && !['--markdown', '--parallel', '--configure-every', '--devices-per-set'].includes(argv[i - 1])).map((a) => Number(a.replace(/[,_]/g, '')));
   const chosen = sizes.length > 0 ? sizes : [100, 1000, 10000];
-  const stackHashes = new Map(RINGS.map((ring) => [ring, stackFileHash(ring)]));
+  const stackHashes = new Map(ALL_RINGS.map((ring) => [ring, stackFileHash(ring)]));
+  const everyIndex = argv.indexOf('--configure-every');
+  const options: BenchOptions = {
+    keep,
+    parallel,
+    skipFirstCheckpoints: argv.includes('--skip-first-checkpoints'),
+    shape: { oneRing: argv.includes('--one-ring'), configureEvery: everyIndex >= 0 ? Number(argv[everyIndex + 1]) : undefined },
+    imageChange: argv.includes('--image-change'),
+    devicesPerSet: argv.includes('--devices-per-set') ? Number(argv[argv.indexOf('--devices-per-set') + 1]) : undefined,
+  };
   const results: PhaseResult[] = [];
-  for (const size of chosen) results.push(...(await benchSize(size, keep, parallel, argv.includes('--skip-first-checkpoints'))));
+  for (const size of chosen) results.push(...(await benchSize(size, options)));
   const text = report(results);
   console.log(text);
   if (markdownFile) fs.writeFileSync(markdownFile, `${text}\n`);
-  const changed = RINGS.filter((ring) => stackFileHash(ring) !== stackHashes.get(ring));
+  const changed = ALL_RINGS.filter((ring) => stackFileHash(ring) !== stackHashes.get(ring));
   if (changed.length > 0) console.error(`warning: the project's stack file(s) changed during the benchmark: ${changed.map((r) => `Pulumi.${r}.yaml`).join(', ')}`);
   if (results.some((r) => r.code !== 0)) process.exitCode = 1;
 }

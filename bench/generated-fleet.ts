@@ -18,6 +18,8 @@ export const DEVICE_TYPES = [
 const SITES = ['north', 'south'];
 export const oldImage = (short: string) => `2026-10-05-${short}-bookworm`;
 export const newImage = (short: string) => `2026-11-02-${short}-bookworm`;
+/** An image no device runs yet: the benchmark's image change. */
+export const nextImage = (short: string) => `2026-12-01-${short}-bookworm`;
 
 export function deviceId(i: number): string {
   const h = createHash('sha256').update(`bench-device-${i}`).digest('hex');
@@ -39,11 +41,21 @@ export interface GeneratedFleet {
  * returns the matching world: 80 % of the devices on last month's image, one in ten reporting
  * subscribed_branch canary.
  */
-export function generateFleet(size: number, dir: string, token: string, options: { configure?: boolean } = {}): GeneratedFleet {
+export interface FleetShape {
+  /** Write host_vars with configurations at all (default true). */
+  configure?: boolean;
+  /** Every n-th device is configured (default 3: a third). */
+  configureEvery?: number;
+  /** One ring: every device follows canary, and none is moved by Git or by itself (default: two rings). */
+  oneRing?: boolean;
+}
+
+export function generateFleet(size: number, dir: string, token: string, options: FleetShape = {}): GeneratedFleet {
+  const every = options.configureEvery ?? 3;
   for (const sub of ['group_vars', 'host_vars', 'templates']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
   const groups = new Map<string, string[]>();
   const world: World = {
-    artifacts: DEVICE_TYPES.flatMap((t) => [oldImage(t.short), newImage(t.short)].map((name) => ({ name, device_types: [t.type] }))),
+    artifacts: DEVICE_TYPES.flatMap((t) => [oldImage(t.short), newImage(t.short), nextImage(t.short)].map((name) => ({ name, device_types: [t.type] }))),
     devices: [],
     tokens: [token],
     users: [],
@@ -61,7 +73,7 @@ export function generateFleet(size: number, dir: string, token: string, options:
     groups.get(group)!.push(id);
 
     const outdated = k % 5 !== 0;
-    const reportsCanary = k % 10 === 7;
+    const reportsCanary = !options.oneRing && k % 10 === 7;
     counts.outdated += outdated ? 1 : 0;
     counts.deviceCanary += reportsCanary ? 1 : 0;
     world.devices.push({
@@ -71,9 +83,9 @@ export function generateFleet(size: number, dir: string, token: string, options:
       attributes: { site, ...(reportsCanary ? { subscribed_branch: 'canary' } : {}) },
     });
 
-    if (options.configure !== false && i % 3 === 0) {
+    if (options.configure !== false && i % every === 0) {
       counts.configured++;
-      const gitCanary = k % 10 === 3;
+      const gitCanary = !options.oneRing && k % 10 === 3;
       counts.gitCanary += gitCanary ? 1 : 0;
       const runner = t.short === 'pi4' && i % 2 === 0;
       const host = {
@@ -90,7 +102,7 @@ export function generateFleet(size: number, dir: string, token: string, options:
   fs.writeFileSync(path.join(dir, 'inventory.yml'), stringify(inventory));
   const all = {
     mender_server: 'https://hosted.mender.io',
-    subscribed_branch: 'production',
+    subscribed_branch: options.oneRing ? 'canary' : 'production',
     os_image: DEVICE_TYPES.map((t) => ({ device_type: t.type, image_name: newImage(t.short) })),
     kiosk_url: 'https://www.get-edi.io',
   };

@@ -29,7 +29,7 @@ export interface FleetSnapshot {
   /** The `devices` stack output: id → desired state. */
   devices: Record<string, SnapshotDevice>;
   deployments: SnapshotDeployment[];
-  /** DeviceConfiguration resources by device id. */
+  /** Configurations by device id (from DeviceConfigurationSet resources, or the per-device DeviceConfiguration of older stacks). */
   configurations: Record<string, SnapshotConfiguration>;
 }
 
@@ -147,6 +147,26 @@ export interface SnapshotOptions {
   reveal?: (secret: { ciphertext?: string }) => unknown;
 }
 
+/** One device's configuration from a resource's outputs (`values`, `secretValues`), secrets only as digests. */
+function configurationOf(
+  entry: Record<string, unknown>,
+  options: SnapshotOptions,
+  status: { deploymentId: unknown; inSync: unknown; driftedKeys: unknown },
+): SnapshotConfiguration {
+  let secrets: unknown = entry.secretValues;
+  if (isSecretValue(secrets)) {
+    secrets = typeof secrets.plaintext === 'string' ? JSON.parse(secrets.plaintext) : safeReveal(options.reveal, secrets);
+  }
+  const secretDigests = secrets === undefined || secrets === null ? undefined : Object.fromEntries(Object.entries(stringMap(secrets)).map(([k, v]) => [k, secretDigest(k, v)]));
+  return {
+    values: stringMap(plainSecret(entry.values)),
+    secretDigests: entry.secretValues === undefined ? {} : secretDigests,
+    deploymentId: typeof status.deploymentId === 'string' ? status.deploymentId : undefined,
+    inSync: typeof status.inSync === 'boolean' ? status.inSync : undefined,
+    driftedKeys: strings(status.driftedKeys).sort(),
+  };
+}
+
 /** Reduces `pulumi stack export` output (its `deployment`) to a FleetSnapshot. */
 export function snapshotOf(deployment: { resources?: ExportedResource[] } | undefined, options: SnapshotOptions = {}): FleetSnapshot {
   const snapshot: FleetSnapshot = { devices: {}, deployments: [], configurations: {} };
@@ -176,19 +196,23 @@ export function snapshotOf(deployment: { resources?: ExportedResource[] } | unde
       });
     } else if (type === 'DeviceConfiguration') {
       const device = typeof outputs.deviceId === 'string' ? outputs.deviceId : resourceName(resource.urn);
-      let secrets: unknown = outputs.secretValues;
-      if (isSecretValue(secrets)) {
-        secrets = typeof secrets.plaintext === 'string' ? JSON.parse(secrets.plaintext) : safeReveal(options.reveal, secrets);
+      snapshot.configurations[device] = configurationOf(outputs, options, {
+        deploymentId: outputs.deploymentId,
+        inSync: outputs.inSync,
+        driftedKeys: outputs.driftedKeys,
+      });
+    } else if (type === 'DeviceConfigurationSet') {
+      const devices = plainSecret(outputs.devices);
+      const deploymentIds = stringMap(outputs.deploymentIds);
+      const drifted = (outputs.drifted && typeof outputs.drifted === 'object' ? outputs.drifted : {}) as Record<string, unknown>;
+      const failed = stringMap(outputs.failed);
+      for (const [device, entry] of Object.entries(devices && typeof devices === 'object' ? (devices as Record<string, Record<string, unknown>>) : {})) {
+        snapshot.configurations[device] = configurationOf(entry, options, {
+          deploymentId: deploymentIds[device],
+          inSync: !(device in drifted) && !(device in failed),
+          driftedKeys: drifted[device],
+        });
       }
-      const secretDigests =
-        secrets === undefined || secrets === null ? undefined : Object.fromEntries(Object.entries(stringMap(secrets)).map(([k, v]) => [k, secretDigest(k, v)]));
-      snapshot.configurations[device] = {
-        values: stringMap(plainSecret(outputs.values)),
-        secretDigests: outputs.secretValues === undefined ? {} : secretDigests,
-        deploymentId: typeof outputs.deploymentId === 'string' ? outputs.deploymentId : undefined,
-        inSync: typeof outputs.inSync === 'boolean' ? outputs.inSync : undefined,
-        driftedKeys: strings(outputs.driftedKeys).sort(),
-      };
     }
   }
   snapshot.deployments.sort((a, b) => a.artifactName.localeCompare(b.artifactName));

@@ -11,6 +11,7 @@ import { fleetPlan, FleetPlan, MenderConfiguration } from '../program/fleet-plan
 import { planRing } from '../program/plan';
 import { planMarkdown, planText } from '../program/plan-report';
 import { enforcePromotionGate } from '../program/promotion';
+import { deviceConfigurations } from '../provider/mender/observed';
 import { clientFromSettings, menderSettingsFromConfig } from '../provider/settings';
 import { pulumiJson } from './audit-source';
 import { repoRoot } from './pulumi-runner';
@@ -63,8 +64,12 @@ export async function gatherFleetPlan(options: PlanOptions): Promise<FleetPlan> 
     const overrides = config['fleet:promotionOverride'];
     const gate = await enforcePromotionGate(client, plan, { promoteFrom: get('fleet:promoteFrom'), overrides: overrides?.objectValue ?? overrides?.value });
     const configured = plan.devices.filter((d) => d.configuration);
-    const states = await client.mapLimited(configured, (d) => client.getDeviceConfiguration(d.id));
-    const configurations = new Map(configured.map((d, i) => [d.id, { configured: states[i].configured, reported: states[i].reported }]));
+    const configurations = new Map<string, MenderConfiguration>();
+    for (const [id, state] of await deviceConfigurations(client, configured.map((d) => d.id))) {
+      if (state instanceof Error) throw state;
+      // A device deviceconfig knows nothing of yet holds no configuration.
+      if (state) configurations.set(id, { configured: state.configured, reported: state.reported });
+    }
     return fleetPlan({ ...planned, gate, configurations });
   } finally {
     client.close();

@@ -25,6 +25,8 @@ export interface EmulatorOptions {
   statePath?: string;
   timing?: Partial<Timing>;
   log?: boolean;
+  /** Entries the admin API's request log keeps (default 100,000; the benchmark counts more). */
+  requestLogLimit?: number;
 }
 
 export interface RunningEmulator {
@@ -74,7 +76,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     deployments,
     deviceconfig,
     simulation,
-    requestLog: new RequestLog(),
+    requestLog: new RequestLog(opts.requestLogLimit),
     faults: new Faults(),
     persist,
     baseUrl: () => url,

@@ -3,3 +3,4 @@ export { configure } from './settings';
 export { imageRelease as ImageRelease } from './image-release';
 export { menderDeployment as MenderDeployment } from './mender-deployment';
 export { deviceConfiguration as DeviceConfiguration } from './device-configuration';
+export { deviceConfigurationSet as DeviceConfigurationSet } from './device-configuration-set';

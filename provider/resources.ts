@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import { providerFor } from './serialized-provider';
-import type { DeviceConfigurationInputs, ImageReleaseInputs, MenderDeploymentInputs, RolloutPolicy, StatusCounts } from './types';
+import type { ConfiguredDevice, DeviceConfigurationInputs, DeviceConfigurationSetInputs, ImageReleaseInputs, MenderDeploymentInputs, RolloutPolicy, StatusCounts } from './types';
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
@@ -58,6 +58,35 @@ export class DeviceConfiguration extends pulumi.dynamic.Resource {
       { ...opts, additionalSecretOutputs: ['secretValues'] },
       'mender',
       'DeviceConfiguration',
+    );
+  }
+}
+
+/**
+ * The configurations of many devices (one group, one template) as one resource: a stack's
+ * resources grow with groups and templates, not devices, while diffs, outputs and errors stay per
+ * device. Each device's secret values are a secret of their own, so a preview shows which
+ * device's secrets change without showing them.
+ */
+export class DeviceConfigurationSet extends pulumi.dynamic.Resource {
+  declare readonly devices: pulumi.Output<Record<string, ConfiguredDevice>>;
+  declare readonly deploymentIds: pulumi.Output<Record<string, string>>;
+  declare readonly drifted: pulumi.Output<Record<string, string[]>>;
+  declare readonly failed: pulumi.Output<Record<string, string>>;
+  declare readonly inSync: pulumi.Output<boolean>;
+
+  constructor(
+    name: string,
+    args: Inputs<Omit<DeviceConfigurationSetInputs, 'devices'>> & { devices: Record<string, { values: Record<string, string>; secretValues?: pulumi.Input<Record<string, string>> }> },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    super(
+      providerFor('DeviceConfigurationSet'),
+      name,
+      { deploymentIds: undefined, drifted: undefined, failed: undefined, inSync: undefined, ...args },
+      opts,
+      'mender',
+      'DeviceConfigurationSet',
     );
   }
 }

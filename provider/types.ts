@@ -80,3 +80,36 @@ export interface DeviceConfigurationOutputs extends DeviceConfigurationInputs {
   /** Keys whose reported value differs from the desired one (values are never listed). */
   driftedKeys: string[];
 }
+
+/** One device's configuration inside a DeviceConfigurationSet. */
+export interface ConfiguredDevice {
+  values: Record<string, string>;
+  /** Values that are Pulumi secrets in the program (each device's map is its own secret). */
+  secretValues?: Record<string, string>;
+}
+
+export interface DeviceConfigurationSetInputs {
+  /** The Ansible group and the template the devices of the set share (the set's id is "<group>/<template>", plus "#<shard>" when split). */
+  group: string;
+  template: string;
+  /** "<i>/<n>" when the pair's devices are split into n sets by a hash of the device id. */
+  shard?: string;
+  /** Device id → its configuration. */
+  devices: Record<string, ConfiguredDevice>;
+  /** Wait until each device reports its configuration (default true). */
+  waitForReport?: boolean;
+  timeoutSeconds?: number;
+  /** Clear a device's configuration when it leaves the set or the set is deleted (default: leave it). */
+  clearOnDelete?: boolean;
+}
+
+export interface DeviceConfigurationSetOutputs extends DeviceConfigurationSetInputs {
+  /** Device → the configuration deployment that last configured it. */
+  deploymentIds: Record<string, string>;
+  /** Devices whose configuration in Mender differs from Git (found by read): device → keys, never values. */
+  drifted: Record<string, string[]>;
+  /** Devices the last create or update could not configure: device → why. The next update retries them. */
+  failed: Record<string, string>;
+  /** Every device is configured and reports its configuration as wanted. */
+  inSync: boolean;
+}

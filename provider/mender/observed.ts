@@ -1,7 +1,9 @@
-// What the fleet actually runs, as Mender's inventory says and as the deployments service
-// judges it: the device's `artifact_name` (deployments app/app_os.go, isAlreadyInstalled
-// compares the artifact_name a device reports, never rootfs-image.version).
-import type { MenderClient } from './client';
+// The fleet's actual state as Mender holds it, read in one place: what each device runs, as the
+// inventory says and as the deployments service judges it (the device's `artifact_name`:
+// deployments app/app_os.go, isAlreadyInstalled compares the artifact_name a device reports,
+// never rootfs-image.version), and each device's configuration in deviceconfig.
+import type { DeviceConfigurationState, MenderClient } from './client';
+import { isNotFound } from './errors';
 import type { DeviceDeploymentStatus } from './schemas';
 
 /** Device deployment statuses after which a device is done with a deployment (model.IsDeviceDeploymentStatusFinished). */
@@ -44,4 +46,20 @@ export async function runningArtifacts(client: MenderClient, devices: readonly s
     running.set(device.id, typeof value === 'string' && value !== '' ? value : undefined);
   }
   return running;
+}
+
+/**
+ * Mender's configuration of each device (what was set for it, what it reported), read with the
+ * client's bounded concurrency: undefined when deviceconfig holds nothing for the device (404), an
+ * Error when the read failed, so that one device's failure does not hide the others.
+ */
+export async function deviceConfigurations(client: MenderClient, devices: readonly string[]): Promise<Map<string, DeviceConfigurationState | undefined | Error>> {
+  const outcomes = await client.mapLimitedSettled(devices, (id) => client.getDeviceConfiguration(id));
+  return new Map<string, DeviceConfigurationState | undefined | Error>(
+    outcomes.map((outcome, i): [string, DeviceConfigurationState | undefined | Error] => {
+      if (outcome.status === 'fulfilled') return [devices[i], outcome.value];
+      if (isNotFound(outcome.reason)) return [devices[i], undefined];
+      return [devices[i], outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason))];
+    }),
+  );
 }

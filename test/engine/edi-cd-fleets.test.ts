@@ -111,7 +111,8 @@ describe('edi-cd fleets applied as they are', () => {
     it('previews ring production, gated by main, without the runner token', async () => {
       await emu.clearRequests();
       const { stdout, stderr } = await pulumi(['preview', '--diff'], 'edicd-talk-production', env);
-      expect(stdout).toContain('[urn=urn:pulumi:edicd-talk-production::fleet::pulumi-nodejs:dynamic/mender:DeviceConfiguration::93edb46f-7c44-45d5-a16b-a333d14c33a2]');
+      expect(stdout).toContain('[urn=urn:pulumi:edicd-talk-production::fleet::pulumi-nodejs:dynamic/mender:DeviceConfigurationSet::pi4/github-runner.json]');
+      expect(stdout).toMatch(/93edb46f-7c44-45d5-a16b-a333d14c33a2\s*: \{/);
       expect(stdout).toMatch(/github_account\s*: "example-org"/);
       expect(stdout).toMatch(/secretValues\s*: \[secret\]/);
       expect(stdout + stderr).not.toContain(RUNNER_TOKEN);

@@ -59,7 +59,7 @@ describe('the fleet program against the emulator', () => {
     for (const line of [
       'mender:ImageRelease 2026-11-20-iot-gate-imx8-bookworm-arm64-rc1 create',
       'mender:MenderDeployment 2026-11-02-pi4-bookworm-arm64 create',
-      'mender:DeviceConfiguration 3fb4632b-96b9-475d-ac89-02255bd15b6f create',
+      'mender:DeviceConfigurationSet pi4/kiosk.json create',
     ]) {
       expect(stdout).toContain(line);
     }

@@ -332,7 +332,7 @@ describe('preview.yml', () => {
     const rawPreview = [
       'Previewing update (production):',
       '    pulumi:pulumi:Stack fleet-production running',
-      '  ~ mender:DeviceConfiguration 3fb4632b-96b9-475d-ac89-02255bd15b6f update [diff: ~values]',
+      '  ~ mender:DeviceConfigurationSet pi4/kiosk.json update [diff: ~devices]',
       '    pulumi:pulumi:Stack fleet-production',
       'Outputs:',
       '  ~ devices: [secret]',
@@ -408,7 +408,7 @@ describe('preview.yml', () => {
           ].join('\n'),
         );
         expect(body).not.toContain('Previewing update');
-        expect(body).not.toContain('mender:DeviceConfiguration');
+        expect(body).not.toContain('mender:DeviceConfigurationSet');
 
         // The next push edits the same comment; the other ring's comment is left alone.
         const updated = await comment(temp, [{ id: 1, body: '<!-- fleet-plan:canary -->\n' }, { id: 2, body }], 'failure');
