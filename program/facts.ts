@@ -1,8 +1,8 @@
-import { RUNNING_ARTIFACT_ATTRIBUTE, SEARCH_CHUNK, chunks } from '../provider/mender/observed';
+import { inventoryAttributes, RUNNING_ARTIFACT_ATTRIBUTE } from '../provider/mender/observed';
 import type { MenderClient } from '../provider/mender';
 import { ArtifactFacts, DeviceFacts, FleetFacts } from './plan';
 
-const ATTRIBUTES = ['device_type', RUNNING_ARTIFACT_ATTRIBUTE, 'subscribed_branch'];
+const ATTRIBUTES = ['device_type', RUNNING_ARTIFACT_ATTRIBUTE, 'subscribed_branch'] as const;
 
 /**
  * What Mender knows about the fleet's devices and images, read in bulk: one paged inventory
@@ -10,21 +10,9 @@ const ATTRIBUTES = ['device_type', RUNNING_ARTIFACT_ATTRIBUTE, 'subscribed_branc
  */
 export async function gatherFacts(client: MenderClient, deviceIds: string[]): Promise<FleetFacts> {
   const devices = new Map<string, DeviceFacts>();
-  const found = await client.mapLimited(chunks(deviceIds, SEARCH_CHUNK), (ids) =>
-    client.searchDevices({ device_ids: ids, attributes: ATTRIBUTES.map((attribute) => ({ scope: 'inventory' as const, attribute })), per_page: SEARCH_CHUNK }),
-  );
-  for (const device of found.flat()) {
-    const attribute = (name: string) => {
-      const value = device.attributes?.find((a) => a.scope === 'inventory' && a.name === name)?.value;
-      return typeof value === 'string' && value !== '' ? value : undefined;
-    };
-    devices.set(device.id, {
-      id: device.id,
-      deviceType: attribute('device_type'),
-      // As the deployments service judges "already installed": by artifact name.
-      artifactName: attribute(RUNNING_ARTIFACT_ATTRIBUTE),
-      subscribedBranch: attribute('subscribed_branch'),
-    });
+  for (const [id, values] of await inventoryAttributes(client, deviceIds, ATTRIBUTES)) {
+    // As the deployments service judges "already installed": by artifact name.
+    devices.set(id, { id, deviceType: values.device_type, artifactName: values[RUNNING_ARTIFACT_ATTRIBUTE], subscribedBranch: values.subscribed_branch });
   }
 
   const artifacts = new Map<string, ArtifactFacts>();

@@ -32,20 +32,30 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 /**
- * The artifact each device runs, from one inventory search per 500 devices (bounded by the
- * client's concurrency). Devices unknown to Mender are absent; a device that reports no
- * artifact maps to undefined.
+ * Inventory attributes of each device (scope `inventory`), from one search per 500 devices
+ * (bounded by the client's concurrency). Devices unknown to Mender are absent; an attribute a
+ * device does not report, or reports empty, is undefined.
  */
-export async function runningArtifacts(client: MenderClient, devices: readonly string[]): Promise<Map<string, string | undefined>> {
-  const running = new Map<string, string | undefined>();
+export async function inventoryAttributes<A extends string>(client: MenderClient, devices: readonly string[], attributes: readonly A[]): Promise<Map<string, Record<A, string | undefined>>> {
   const pages = await client.mapLimited(chunks(devices, SEARCH_CHUNK), (ids) =>
-    client.searchDevices({ device_ids: ids, attributes: [{ scope: 'inventory', attribute: RUNNING_ARTIFACT_ATTRIBUTE }], per_page: SEARCH_CHUNK }),
+    client.searchDevices({ device_ids: ids, attributes: attributes.map((attribute) => ({ scope: 'inventory' as const, attribute })), per_page: SEARCH_CHUNK }),
   );
+  const found = new Map<string, Record<A, string | undefined>>();
   for (const device of pages.flat()) {
-    const value = device.attributes?.find((a) => a.scope === 'inventory' && a.name === RUNNING_ARTIFACT_ATTRIBUTE)?.value;
-    running.set(device.id, typeof value === 'string' && value !== '' ? value : undefined);
+    const values = {} as Record<A, string | undefined>;
+    for (const name of attributes) {
+      const value = device.attributes?.find((a) => a.scope === 'inventory' && a.name === name)?.value;
+      values[name] = typeof value === 'string' && value !== '' ? value : undefined;
+    }
+    found.set(device.id, values);
   }
-  return running;
+  return found;
+}
+
+/** The artifact each device runs; devices unknown to Mender are absent. */
+export async function runningArtifacts(client: MenderClient, devices: readonly string[]): Promise<Map<string, string | undefined>> {
+  const found = await inventoryAttributes(client, devices, [RUNNING_ARTIFACT_ATTRIBUTE]);
+  return new Map([...found].map(([id, values]) => [id, values[RUNNING_ARTIFACT_ATTRIBUTE]]));
 }
 
 /**

@@ -1,6 +1,6 @@
 // Every implemented Mender endpoint, success and error cases, validated against Mender's
 // OpenAPI spec. Devices are frozen (hour-long poll interval) so states are deterministic.
-import { AxiosInstance } from 'axios';
+import { AxiosInstance, AxiosResponse } from 'axios';
 import { RunningEmulator, startEmulator } from '../../emulator';
 import { expectedReadout, writeMenderArtifact } from '../helpers/mender-artifact';
 import { client, DEV, expectContract, testWorld, TOKEN, USER } from './support';
@@ -11,11 +11,12 @@ const HOUR = 3600 * 1000;
 let emu: RunningEmulator;
 let api: AxiosInstance;
 
-beforeAll(async () => {
+// A fresh server per test, so that every test holds in any order (jest --randomize).
+beforeEach(async () => {
   emu = await startEmulator({ world: testWorld(), timing: { pollIntervalMs: HOUR, stepMs: HOUR, workflowDelayMs: HOUR } });
   api = client(emu.url);
 });
-afterAll(async () => {
+afterEach(async () => {
   await emu.close();
 });
 
@@ -204,8 +205,14 @@ describe('inventory', () => {
 });
 
 describe('artifacts and releases', () => {
+  // Every test of the block sees the world's two artifacts and one uploaded build.
+  let uploaded: string;
+  beforeEach(async () => {
+    uploaded = await upload('app-1.0', ['pi4-v3-arm64', 'bbb-armhf'], 'first build');
+  });
+
   it('uploads a real .mender file and reads back what mender-artifact would print', async () => {
-    const id = await upload('app-1.0', ['pi4-v3-arm64', 'bbb-armhf'], 'first build');
+    const id = uploaded;
     const res = await api.get(`${M}/v1/deployments/artifacts/${id}`);
     expectContract(res);
     expect(res.data).toMatchObject({
@@ -309,18 +316,27 @@ describe('artifacts and releases', () => {
 });
 
 describe('deployments', () => {
+  // Each test starts from the same deployment of two devices, one of which never polls.
   let depId: string;
-
-  it('creates a deployment: 201 with Location', async () => {
-    const res = await api.post(`${M}/v1/deployments/deployments`, {
+  let created: AxiosResponse;
+  beforeEach(async () => {
+    created = await api.post(`${M}/v1/deployments/deployments`, {
       name: 'canary rollout',
       artifact_name: 'pi4-2026.11',
       devices: [DEV.canary, DEV.offline],
     });
-    expectContract(res);
-    expect(res.status).toBe(201);
-    expect(res.headers.location).toMatch(/^\/api\/management\/v1\/deployments\/deployments\/[0-9a-f-]{36}$/);
-    depId = String(res.headers.location).split('/').pop()!;
+    depId = String(created.headers.location).split('/').pop()!;
+  });
+  /** Ten simulated hours: the canary device installs, the offline one stays pending. */
+  const tenHoursPass = async () => {
+    const adv = await client(emu.url, null).post('/__emulator/time', { advance_ms: 10 * HOUR });
+    expect(adv.status).toBe(200);
+  };
+
+  it('creates a deployment: 201 with Location', async () => {
+    expectContract(created);
+    expect(created.status).toBe(201);
+    expect(created.headers.location).toMatch(/^\/api\/management\/v1\/deployments\/deployments\/[0-9a-f-]{36}$/);
   });
 
   it('refuses invalid deployments with Mender statuses', async () => {
@@ -390,8 +406,7 @@ describe('deployments', () => {
   });
 
   it('progresses when simulated time passes, and shows device history', async () => {
-    const adv = await client(emu.url, null).post('/__emulator/time', { advance_ms: 10 * HOUR });
-    expect(adv.status).toBe(200);
+    await tenHoursPass();
     let res = await api.get(`${M}/v1/deployments/deployments/${depId}/statistics`);
     expect(res.data).toMatchObject({ pending: 1, success: 1 });
     res = await api.get(`${M}/v1/deployments/deployments/${depId}`);
@@ -407,6 +422,7 @@ describe('deployments', () => {
   });
 
   it('aborts a deployment (204, then 422) and all of a device’s deployments', async () => {
+    await tenHoursPass();
     let res = await api.put(`${M}/v1/deployments/deployments/${depId}/status`, { status: 'aborted' });
     expectContract(res);
     expect(res.status).toBe(204);
@@ -435,6 +451,8 @@ describe('deployments', () => {
     // with no active record, it finds the oldest newer deployment listing the device
     // (FindNewerActiveDeployment) and inserts an aborted record (createDeviceDeploymentWithStatus)
     // without changing the statistics, which still count the device as pending.
+    // The block's deployment is out of the way first, so that 'again' is the oldest one.
+    expect((await api.put(`${M}/v1/deployments/deployments/${depId}/status`, { status: 'aborted' })).status).toBe(204);
     let res = await api.post(`${M}/v1/deployments/deployments`, { name: 'again', artifact_name: 'pi4-2026.11', devices: [DEV.offline] });
     const again = String(res.headers.location).split('/').pop();
     res = await api.post(`${M}/v1/deployments/deployments`, { name: 'and again', artifact_name: 'pi4-2026.10', devices: [DEV.offline] });
@@ -487,6 +505,7 @@ describe('deployments', () => {
   });
 
   it('refuses to delete an artifact used by an active deployment (409)', async () => {
+    await upload('app-1.0', ['pi4-v3-arm64'], 'unused');
     const art = (await api.get(`${M}/v1/deployments/artifacts`, { params: { name: 'pi4-2026.11' } })).data[0];
     const res = await api.delete(`${M}/v1/deployments/artifacts/${art.id}`);
     expectContract(res);
@@ -542,20 +561,25 @@ describe('deviceconfig', () => {
 });
 
 describe('device API', () => {
+  // Each test authenticates the device afresh (its identity: the mac in its inventory).
   let token: string;
+  let auth: AxiosResponse;
   const dapi = (): AxiosInstance => client(emu.url, token);
-
-  it('authenticates an accepted device by its identity', async () => {
+  beforeEach(async () => {
     const inv = await api.get(`${M}/v1/inventory/devices/${DEV.rejecting}`);
     const mac = inv.data.attributes.find((a: { name: string }) => a.name === 'mac').value;
-    const res = await client(emu.url, null).post(
+    auth = await client(emu.url, null).post(
       '/api/devices/v1/authentication/auth_requests',
       { id_data: JSON.stringify({ mac }), pubkey: '-----BEGIN PUBLIC KEY-----\n...' },
       { headers: { 'X-MEN-Signature': 'c2ln' } },
     );
+    token = String(auth.data);
+  });
+
+  it('authenticates an accepted device by its identity', async () => {
+    const res = auth;
     expectContract(res);
     expect(res.status).toBe(200);
-    token = String(res.data);
     const unknown = await client(emu.url, null).post('/api/devices/v1/authentication/auth_requests', {
       id_data: JSON.stringify({ mac: 'ff:ff:ff:ff:ff:ff' }),
       pubkey: 'k',
@@ -567,9 +591,10 @@ describe('device API', () => {
   });
 
   it('drives a deployment like a real Mender client', async () => {
+    await api.post(`${M}/v1/deployments/deployments`, { name: 'everyone', artifact_name: 'pi4-2026.11', all_devices: true, force_installation: true });
     const created = await api.post(`${M}/v1/deployments/deployments`, { name: 'by hand', artifact_name: 'pi4-2026.11', devices: [DEV.rejecting] });
     const depId = String(created.headers.location).split('/').pop();
-    // The device's oldest unfinished deployment is the all-devices one from above.
+    // The device's oldest unfinished deployment is the all-devices one.
     let next = await dapi().get('/api/devices/v1/deployments/device/deployments/next', {
       params: { artifact_name: 'pi4-2026.10', device_type: 'pi4-v3-arm64' },
     });

@@ -40,11 +40,12 @@ let emu: RunningEmulator;
 let api: AxiosInstance;
 const admin = () => client(emu.url, null);
 
-beforeAll(async () => {
+// A fresh server per test: each test's deployments and devices are its own, in any order.
+beforeEach(async () => {
   emu = await startEmulator({ world: world(), timing: { pollIntervalMs: 50, stepMs: 20, workflowDelayMs: 20 } });
   api = client(emu.url);
 });
-afterAll(async () => {
+afterEach(async () => {
   await emu.close();
 });
 
