@@ -11,6 +11,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { cliLockStore, s3LockStore } from '../../cli/lock-store';
 import { EmulatorHandle, emulatorFor, mutating, ApiDeployment } from '../helpers/emulator';
 import { RunningMinio, startMinio } from '../helpers/minio';
+import { interruptedRollout, ROLLOUT_ARTIFACT } from '../helpers/interrupted-rollout';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot, initResourcesStack } from '../helpers/pulumi';
 import { engineProcessesOf, alive, cmdline, killAll } from '../helpers/processes';
 
@@ -18,25 +19,11 @@ const program = path.join(repoRoot, 'test', 'fixtures', 'resources-program');
 const TOKEN = 'recover-s3-test-token-51e0';
 const SLOW = '6a1e4c2b-9d3f-4b8a-a5c7-2e0f1d9b3c64';
 const OFFLINE = '9c3b7e1a-2f4d-4a6e-8b05-7d1c3e9f5a28';
-const ARTIFACT = 'pi4-2026.12';
+const ARTIFACT = ROLLOUT_ARTIFACT;
 const DEPLOYMENTS = '/api/management/v1/deployments/deployments';
 const STACK = 'recover-s3';
 
-const world = {
-  artifacts: [{ name: ARTIFACT, device_types: ['pi4-v3-arm64'] }],
-  devices: [
-    { id: SLOW, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10', behavior: { slow: true } },
-    { id: OFFLINE, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10', behavior: { offline: true } },
-  ],
-  tokens: [TOKEN],
-  users: [],
-};
-
-const desired = {
-  images: [{ name: ARTIFACT, deviceTypes: ['pi4-v3-arm64'] }],
-  deployments: [{ name: ARTIFACT, artifactName: ARTIFACT, devices: [OFFLINE, SLOW], rollout: { timeoutSeconds: 300, pollSeconds: 0.05 } }],
-  configurations: [],
-};
+const { world, desired } = interruptedRollout(TOKEN, { slow: SLOW, offline: OFFLINE });
 
 function fleet(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

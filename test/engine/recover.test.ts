@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmulatorHandle, emulatorFor, mutating, ApiDeployment } from '../helpers/emulator';
+import { interruptedRollout, ROLLOUT_ARTIFACT } from '../helpers/interrupted-rollout';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot, initResourcesStack } from '../helpers/pulumi';
 import { engineProcesses as allEngineProcesses, alive, cmdline, killAll } from '../helpers/processes';
 
@@ -18,24 +19,10 @@ const program = path.join(repoRoot, 'test', 'fixtures', 'resources-program');
 const TOKEN = 'recover-test-token-7c1d93';
 const SLOW = '0b6f2d4e-3a1c-4e7b-8d95-6c2a1f0e9b71';
 const OFFLINE = '5d8a3c1f-7e2b-4f60-a9d4-1b3e7c5f2a86';
-const ARTIFACT = 'pi4-2026.12';
+const ARTIFACT = ROLLOUT_ARTIFACT;
 const DEPLOYMENTS = '/api/management/v1/deployments/deployments';
 
-const world = {
-  artifacts: [{ name: ARTIFACT, device_types: ['pi4-v3-arm64'] }],
-  devices: [
-    { id: SLOW, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10', behavior: { slow: true } },
-    { id: OFFLINE, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10', behavior: { offline: true } },
-  ],
-  tokens: [TOKEN],
-  users: [],
-};
-
-const desired = {
-  images: [{ name: ARTIFACT, deviceTypes: ['pi4-v3-arm64'] }],
-  deployments: [{ name: ARTIFACT, artifactName: ARTIFACT, devices: [OFFLINE, SLOW], rollout: { timeoutSeconds: 300, pollSeconds: 0.05 } }],
-  configurations: [],
-};
+const { world, desired } = interruptedRollout(TOKEN, { slow: SLOW, offline: OFFLINE });
 
 interface Fleet {
   code: number;
