@@ -12,6 +12,11 @@ export function differingKeys(want: Record<string, string>, have: Record<string,
   return [...new Set([...Object.keys(want), ...Object.keys(have)])].filter((k) => want[k] !== have[k]).sort();
 }
 
+/** The map Mender is to hold for a device: plain and secret values together. */
+export function desired(configuration: { values?: Record<string, string>; secretValues?: Record<string, string> }): Record<string, string> {
+  return { ...configuration.values, ...configuration.secretValues };
+}
+
 /** Mender's limit of keys per device (deviceconfig model/attribute.go; more fail with a 500). */
 export const MAX_CONFIGURATION_KEYS = 100;
 

@@ -4,7 +4,7 @@
 // engine's diff names the devices and keys that change), messages and outputs name devices, and
 // one device's failure fails the set without undoing or stopping the others.
 import type * as pulumi from '@pulumi/pulumi';
-import { clearConfigurations, configurationProblems, differingKeys, driftedKeys, rollOutConfigurations } from './configuration-rollout';
+import { clearConfigurations, configurationProblems, desired, differingKeys, driftedKeys, rollOutConfigurations } from './configuration-rollout';
 import { deviceConfigurations } from './mender/observed';
 import { nameAFew } from './name-a-few';
 import { menderClient } from './settings';
@@ -12,10 +12,6 @@ import type { ConfiguredDevice, DeviceConfigurationSetInputs, DeviceConfiguratio
 
 /** Reasons the engine prints for a partly failed set; the outputs hold every failed device. */
 const REASONS_SHOWN = 20;
-
-function desired(device: ConfiguredDevice): Record<string, string> {
-  return { ...device.values, ...device.secretValues };
-}
 
 export function setId(inputs: Pick<DeviceConfigurationSetInputs, 'group' | 'template' | 'shard'>): string {
   return `${inputs.group}/${inputs.template}${inputs.shard ? `#${inputs.shard}` : ''}`;

@@ -1,12 +1,8 @@
 import type * as pulumi from '@pulumi/pulumi';
-import { clearConfigurations, configurationProblems, differingKeys, driftedKeys, rollOutConfigurations } from './configuration-rollout';
+import { clearConfigurations, configurationProblems, desired, differingKeys, driftedKeys, rollOutConfigurations } from './configuration-rollout';
 import { isNotFound } from './mender';
 import { menderClient } from './settings';
 import { DeviceConfigurationInputs, DeviceConfigurationOutputs } from './types';
-
-function desired(inputs: DeviceConfigurationInputs): Record<string, string> {
-  return { ...inputs.values, ...inputs.secretValues };
-}
 
 async function apply(inputs: DeviceConfigurationInputs, previousDeploymentId?: string): Promise<DeviceConfigurationOutputs> {
   const rollout = await rollOutConfigurations(menderClient(), new Map([[inputs.deviceId, desired(inputs)]]), {
