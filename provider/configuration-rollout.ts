@@ -128,7 +128,12 @@ export async function rollOutConfigurations(
     const reported = await deviceConfigurations(client, round);
     const waiting = round.filter((id) => {
       const state = reported.get(id);
-      if (state instanceof Error) throw state;
+      // As in the first read: the device fails alone, and the others' deployments are kept.
+      if (state instanceof Error) {
+        result.failed.set(id, `cannot read the configuration of device ${id} while waiting for its report (deployment ${pending.get(id)!.deploymentId}): ${state.message}`);
+        pending.delete(id);
+        return false;
+      }
       if (state && differingKeys(want.get(id)!, state.reported).length === 0) {
         pending.delete(id);
         return false;
@@ -140,7 +145,9 @@ export async function rollOutConfigurations(
       const id = waiting[i];
       const entry = pending.get(id)!;
       if (outcome.status === 'rejected') {
-        if (!isNotFound(outcome.reason)) throw outcome.reason;
+        if (isNotFound(outcome.reason)) return;
+        result.failed.set(id, `cannot read the configuration deployment ${entry.deploymentId} of device ${id}: ${reasonOf(outcome.reason)}`);
+        pending.delete(id);
         return;
       }
       entry.seen = true;

@@ -106,6 +106,24 @@ describe('DeviceConfigurationSet provider', () => {
     expect(error.reasons.join('\n')).not.toContain('secret-e');
   });
 
+  it('fails alone a device whose configuration cannot be read while the rollout waits for its report, keeping the others', async () => {
+    // Offline, D2 never reports, so the rollout is still waiting for it when its reads start to fail.
+    await emu.admin('POST', `/devices/${D2}/behavior`, { offline: true });
+    const { inputs: checked } = await deviceConfigurationSet.check!({} as DeviceConfigurationSetInputs, inputs({ [D1]: 'https://a', [D2]: 'https://b', [D3]: 'https://c' }));
+    const outcome = deviceConfigurationSet.create(checked!).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const deployPath = `/api/management/v1/deviceconfig/configurations/device/${D2}/deploy`;
+    while (!(await emu.requests()).some((r) => r.method === 'POST' && r.path === deployPath)) await new Promise((r) => setTimeout(r, 20));
+    await emu.admin('POST', '/faults', { method: 'GET', path: `^/api/management/v1/deviceconfig/configurations/device/${D2}$`, count: 1000, status: 500 });
+    const error = (await outcome) as Error & { properties: DeviceConfigurationSetOutputs; reasons: string[] };
+    expect(error.message).toBe(`configuration set kiosks/kiosk.json: 1 of 3 device(s) not configured: ${D2}; the others are configured, and the next up retries these`);
+    expect(Object.keys(error.properties.failed)).toEqual([D2]);
+    expect(error.properties.failed[D2]).toMatch(new RegExp(`^cannot read the configuration of device ${D2} while waiting for its report \\(deployment [0-9a-f-]{36}\\): .*500`));
+    expect(Object.keys(error.properties.deploymentIds).sort()).toEqual([D1, D2, D3]);
+  });
+
   it('check names the device whose configuration Mender would refuse', async () => {
     const tooMany = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`key${i}`, 'v']));
     const { failures } = await deviceConfigurationSet.check!({} as DeviceConfigurationSetInputs, {
