@@ -265,27 +265,15 @@ export class MenderClient {
     return collect(this.iterateArtifacts(query));
   }
 
-  /** GET .../artifacts/{id}. 404 is a MenderApiError (see isNotFound). */
-  async getArtifact(id: string, context?: MenderErrorContext): Promise<Artifact> {
-    const { data } = await this.#t.json({ method: 'GET', path: P.artifact, pathParams: { id }, context: { artifactId: id, ...context } }, schemas().Artifact);
-    return data;
-  }
-
   /** The artifacts with exactly this name (one per device-type set; usually zero or one). */
   async findArtifactsByName(name: string): Promise<Artifact[]> {
     const all = await this.listArtifacts({ name });
     return all.filter((a) => a.name === name);
   }
 
-  /** The artifact with this name (compatible with deviceType, when given), or undefined. */
-  async findArtifactByName(name: string, deviceType?: string): Promise<Artifact | undefined> {
-    const found = await this.findArtifactsByName(name);
-    return deviceType === undefined ? found[0] : found.find((a) => a.device_types_compatible.includes(deviceType));
-  }
-
   /**
    * Uploads a .mender file (multipart POST .../artifacts with `size`, `description`, `artifact`
-   * last). Streams the file. Never retried: the caller checks findArtifactByName after a failure.
+   * last). Streams the file. Never retried: the caller checks findArtifactsByName after a failure.
    */
   async uploadArtifact(filePath: string, options: UploadArtifactOptions = {}): Promise<{ id: string }> {
     const fileName = path.basename(filePath);
@@ -346,13 +334,6 @@ export class MenderClient {
 
   private deploymentQuery(q: DeploymentQuery): Record<string, QueryValue> {
     return { id: q.id, name: q.name, status: q.status, type: q.type, sort: q.sort, created_before: q.created_before, created_after: q.created_after };
-  }
-
-  /** One page of GET /api/management/v2/deployments/deployments. */
-  async listDeployments(query: DeploymentPageQuery = {}): Promise<{ items: Deployment[]; total?: number }> {
-    const spec: RequestSpec = { method: 'GET', path: P.deploymentsV2, query: { ...this.deploymentQuery(query), page: query.page, per_page: query.per_page } };
-    const { data, res } = await this.#t.json(spec, schemas().DeploymentList);
-    return { items: data, total: parseTotalCount(this.#t.header(res, 'x-total-count')) };
   }
 
   /** Every deployment matching the query (all pages). */
