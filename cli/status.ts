@@ -1,18 +1,12 @@
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import { runningArtifacts } from '../provider/mender';
+import type { DeviceSummary } from '../program/stack';
 import type { MenderClient } from '../provider/mender';
+import { differingKeys } from '../provider/configuration-rollout';
 import { clientFromSettings, menderSettingsFromConfig } from '../provider/settings';
 import { ringStack } from './workspace';
 
-/** The per-device summary the fleet program exports as `devices`. */
-export interface ExportedDevice {
-  group: string;
-  ring: string;
-  deviceType: string;
-  desiredImage: string;
-  configurationHash: string | null;
-}
 
 export interface DeviceStatus {
   id: string;
@@ -35,7 +29,7 @@ async function lastSoftwareDeployment(client: MenderClient, id: string): Promise
 }
 
 /** Desired (from the stack's outputs) against actual (from Mender) for each device. */
-export async function fleetStatus(client: MenderClient, devices: Record<string, ExportedDevice>, options: { deployments?: boolean } = {}): Promise<DeviceStatus[]> {
+export async function fleetStatus(client: MenderClient, devices: Record<string, DeviceSummary>, options: { deployments?: boolean } = {}): Promise<DeviceStatus[]> {
   const ids = Object.keys(devices).sort();
   const running = await runningArtifacts(client, ids);
   return client.mapLimited(ids, async (id) => {
@@ -43,8 +37,8 @@ export async function fleetStatus(client: MenderClient, devices: Record<string, 
     let configuration: DeviceStatus['configuration'] = 'none';
     if (desired.configurationHash) {
       const state = await client.getDeviceConfiguration(id);
-      const keys = new Set([...Object.keys(state.configured), ...Object.keys(state.reported)]);
-      configuration = [...keys].every((k) => state.configured[k] === state.reported[k]) && keys.size > 0 ? 'in sync' : 'pending';
+      const inSync = Object.keys(state.configured).length > 0 && differingKeys(state.configured, state.reported).length === 0;
+      configuration = inSync ? 'in sync' : 'pending';
     }
     const runningImage = running.get(id) ?? '(unknown to Mender)';
     const status: DeviceStatus = {
@@ -87,12 +81,12 @@ export function statusTable(rows: DeviceStatus[]): string {
  * stack has none yet. The output is a secret only to keep previews short; the Automation API
  * reads outputs with their secrets shown. It holds no secret value.
  */
-export async function appliedDevices(stack: string, env: NodeJS.ProcessEnv): Promise<Record<string, ExportedDevice> | undefined> {
+export async function appliedDevices(stack: string, env: NodeJS.ProcessEnv): Promise<Record<string, DeviceSummary> | undefined> {
   const outputs = await (await ringStack(stack, env)).outputs();
   const devices = outputs.devices?.value as unknown;
   if (devices === undefined || devices === null) return undefined;
   if (typeof devices !== 'object' || Array.isArray(devices)) throw new Error(`stack ${stack}: the devices output is not a map of device ids (got ${typeof devices})`);
-  return devices as Record<string, ExportedDevice>;
+  return devices as Record<string, DeviceSummary>;
 }
 
 export interface StatusOptions {
