@@ -1,10 +1,13 @@
 // The audit of a ring stack, as a pure function: Pulumi's update history plus the checkpoint
 // each update left behind → what changed on the fleet, in the fleet's terms (devices, images,
-// configuration keys). Secret values never reach this module in clear: the loader
-// (cli/audit-source.ts) hands over a digest per secret key, or nothing when it cannot decrypt.
+// configuration keys). Secret values arrive as the engine opened them (`--show-secrets`, or
+// cli/checkpoint-secrets.ts) and snapshotOf turns them into digests at once; a secret still
+// sealed counts as unreadable. Nothing here keeps or prints a value.
 import { createHash, randomBytes } from 'node:crypto';
 import { specialSecretSig, specialSigKey } from '@pulumi/pulumi/runtime/rpc';
 import { parseOverrides, PromotionOverride } from '../program/promotion';
+import type { DeviceSummary } from '../program/stack';
+import { differingKeys } from '../provider/configuration-rollout';
 import { nameAFew } from '../provider/name-a-few';
 
 /** One entry of `pulumi stack history --json` (or a file backend's `.history.json`). */
@@ -33,13 +36,8 @@ export interface FleetSnapshot {
   configurations: Record<string, SnapshotConfiguration>;
 }
 
-export interface SnapshotDevice {
-  ring?: string;
-  group?: string;
-  deviceType?: string;
-  desiredImage?: string;
-  configurationHash?: string | null;
-}
+/** The `devices` output of an update; checkpoints of older versions lack some fields. */
+export type SnapshotDevice = Partial<DeviceSummary>;
 
 export interface SnapshotDeployment {
   artifactName: string;
@@ -142,21 +140,12 @@ export function secretDigest(key: string, value: string): string {
   return createHash('sha256').update(digestSalt).update(key).update('\0').update(value).digest('hex');
 }
 
-export interface SnapshotOptions {
-  /** Decrypts a secret of the export; the result is digested at once and never kept. */
-  reveal?: (secret: { ciphertext?: string }) => unknown;
-}
-
 /** One device's configuration from a resource's outputs (`values`, `secretValues`), secrets only as digests. */
 function configurationOf(
   entry: Record<string, unknown>,
-  options: SnapshotOptions,
   status: { deploymentId: unknown; inSync: unknown; driftedKeys: unknown },
 ): SnapshotConfiguration {
-  let secrets: unknown = entry.secretValues;
-  if (isSecretValue(secrets)) {
-    secrets = typeof secrets.plaintext === 'string' ? JSON.parse(secrets.plaintext) : safeReveal(options.reveal, secrets);
-  }
+  const secrets = plainSecret(entry.secretValues);
   const secretDigests = secrets === undefined || secrets === null ? undefined : Object.fromEntries(Object.entries(stringMap(secrets)).map(([k, v]) => [k, secretDigest(k, v)]));
   return {
     values: stringMap(plainSecret(entry.values)),
@@ -168,7 +157,7 @@ function configurationOf(
 }
 
 /** Reduces `pulumi stack export` output (its `deployment`) to a FleetSnapshot. */
-export function snapshotOf(deployment: { resources?: ExportedResource[] } | undefined, options: SnapshotOptions = {}): FleetSnapshot {
+export function snapshotOf(deployment: { resources?: ExportedResource[] } | undefined): FleetSnapshot {
   const snapshot: FleetSnapshot = { devices: {}, deployments: [], configurations: {} };
   let devicesRead = false;
   for (const resource of deployment?.resources ?? []) {
@@ -178,7 +167,7 @@ export function snapshotOf(deployment: { resources?: ExportedResource[] } | unde
       const ring = plainSecret(outputs.ring);
       if (typeof ring === 'string') snapshot.ring = ring;
       // A secret since previews stopped printing it (older checkpoints hold it in clear).
-      const devices = isSecretValue(outputs.devices) ? (plainSecret(outputs.devices) ?? safeReveal(options.reveal, outputs.devices)) : outputs.devices;
+      const devices = plainSecret(outputs.devices);
       if (devices && typeof devices === 'object') {
         snapshot.devices = devices as Record<string, SnapshotDevice>;
         devicesRead = true;
@@ -196,7 +185,7 @@ export function snapshotOf(deployment: { resources?: ExportedResource[] } | unde
       });
     } else if (type === 'DeviceConfiguration') {
       const device = typeof outputs.deviceId === 'string' ? outputs.deviceId : resourceName(resource.urn);
-      snapshot.configurations[device] = configurationOf(outputs, options, {
+      snapshot.configurations[device] = configurationOf(outputs, {
         deploymentId: outputs.deploymentId,
         inSync: outputs.inSync,
         driftedKeys: outputs.driftedKeys,
@@ -207,7 +196,7 @@ export function snapshotOf(deployment: { resources?: ExportedResource[] } | unde
       const drifted = (outputs.drifted && typeof outputs.drifted === 'object' ? outputs.drifted : {}) as Record<string, unknown>;
       const failed = stringMap(outputs.failed);
       for (const [device, entry] of Object.entries(devices && typeof devices === 'object' ? (devices as Record<string, Record<string, unknown>>) : {})) {
-        snapshot.configurations[device] = configurationOf(entry, options, {
+        snapshot.configurations[device] = configurationOf(entry, {
           deploymentId: deploymentIds[device],
           inSync: !(device in drifted) && !(device in failed),
           driftedKeys: drifted[device],
@@ -224,19 +213,7 @@ export function snapshotOf(deployment: { resources?: ExportedResource[] } | unde
   return snapshot;
 }
 
-function safeReveal(reveal: SnapshotOptions['reveal'], secret: { ciphertext?: string }): unknown {
-  if (!reveal) return undefined;
-  try {
-    return reveal(secret);
-  } catch {
-    return undefined;
-  }
-}
-
 // ------------------------------------------------------------------ diffing
-
-const changedKeys = (a: Record<string, string>, b: Record<string, string>) =>
-  [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => a[k] !== b[k]).sort();
 
 /** What changed on the fleet from one snapshot to the next (before: undefined for the first update). */
 export function fleetChanges(before: FleetSnapshot | undefined, after: FleetSnapshot, kind = 'update'): FleetChange[] {
@@ -254,10 +231,10 @@ export function fleetChanges(before: FleetSnapshot | undefined, after: FleetSnap
     const oldConf = prev.configurations[id];
     const newConf = after.configurations[id];
     if (newConf) {
-      const keys = changedKeys(oldConf?.values ?? {}, newConf.values);
+      const keys = differingKeys(oldConf?.values ?? {}, newConf.values);
       let secretKeys: string[] | null;
       if (!oldConf) secretKeys = newConf.secretDigests ? Object.keys(newConf.secretDigests).sort() : null;
-      else if (oldConf.secretDigests && newConf.secretDigests) secretKeys = changedKeys(oldConf.secretDigests, newConf.secretDigests);
+      else if (oldConf.secretDigests && newConf.secretDigests) secretKeys = differingKeys(oldConf.secretDigests, newConf.secretDigests);
       else secretKeys = null;
       const hashChanged = (was?.configurationHash ?? null) !== (now?.configurationHash ?? null);
       if (!oldConf) {

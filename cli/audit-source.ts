@@ -1,91 +1,32 @@
-// Where the audit's facts come from: the stack's update history and the checkpoint of each
-// update, read through the Pulumi CLI. The CLI exports past checkpoints (`stack export
-// --version`) only from the Pulumi Cloud backend; the DIY backends keep them next to their
-// history (`.pulumi/history/<project>/<stack>/<stack>-<time>.checkpoint.json`), read here from
-// the local file backend's folder and from an S3-compatible bucket (cli/s3-backend.ts).
-import { execFile } from 'node:child_process';
-import { createDecipheriv, pbkdf2Sync } from 'node:crypto';
+// Where the audit's facts come from: the stack's update history and the checkpoint each update
+// left, through the Automation API (cli/workspace.ts). Pulumi Cloud exports a past checkpoint
+// itself (`stack export --version`, a command the Automation API has no call for). The DIY
+// backends keep them next to their history (`.pulumi/history/<project>/<stack>/<stack>-<time>.checkpoint.json`),
+// read here from the local file backend's folder and from an S3-compatible bucket
+// (cli/s3-backend.ts); the engine opens their secrets (cli/checkpoint-secrets.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import * as YAML from 'yaml';
-import { AuditUpdate, FleetSnapshot, snapshotOf, UpdateInfo } from './audit-report';
-import { repoRoot } from './pulumi-runner';
+import { AuditUpdate, snapshotOf, UpdateInfo } from './audit-report';
+import { Checkpoint, openCheckpointSecrets } from './checkpoint-secrets';
 import { s3HistoryFolder } from './s3-backend';
-
-export interface PulumiOutput {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the pinned CLI (scripts/pulumi) in the project, stdout and stderr apart. */
-export function queryPulumi(args: string[], env: NodeJS.ProcessEnv = process.env, cwd = repoRoot): Promise<PulumiOutput> {
-  return new Promise((resolve) => {
-    execFile('bash', [path.join(repoRoot, 'scripts', 'pulumi'), ...args, '--non-interactive'], { cwd, env, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-export async function pulumiJson<T>(args: string[], env?: NodeJS.ProcessEnv, cwd?: string): Promise<T> {
-  const result = await queryPulumi([...args], env, cwd);
-  if (result.code !== 0) throw new Error(`pulumi ${args.join(' ')} failed: ${(result.stderr || result.stdout).trim()}`);
-  return JSON.parse(result.stdout) as T;
-}
-
-// ------------------------------------------------------------------ secrets
-
-const LOCAL_DEMO_PASSPHRASE = 'mender-fleet-local-demo';
-const keys = new Map<string, Buffer>();
-
-function passphrase(env: NodeJS.ProcessEnv, backendUrl: string): string | undefined {
-  if (env.PULUMI_CONFIG_PASSPHRASE) return env.PULUMI_CONFIG_PASSPHRASE;
-  if (env.PULUMI_CONFIG_PASSPHRASE_FILE) return fs.readFileSync(env.PULUMI_CONFIG_PASSPHRASE_FILE, 'utf8');
-  // scripts/pulumi uses the demo passphrase on a local backend when none is set.
-  return backendUrl.startsWith('file://') ? LOCAL_DEMO_PASSPHRASE : undefined;
-}
-
-function decrypt(key: Buffer, ciphertext: string): string {
-  const [version, nonce, sealed] = ciphertext.split(':');
-  if (version !== 'v1' || !nonce || !sealed) throw new Error('unknown ciphertext format');
-  const bytes = Buffer.from(sealed, 'base64');
-  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64'));
-  decipher.setAuthTag(bytes.subarray(bytes.length - 16));
-  return Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]).toString('utf8');
-}
-
-/**
- * Opens secrets of the passphrase secrets provider (Pulumi's scheme: PBKDF2-SHA256, 1,000,000
- * rounds, AES-256-GCM), so the audit can tell which secret keys changed. The values are digested
- * at once by snapshotOf and never printed. Other providers (cloud KMS, Pulumi Cloud) give undefined.
- */
-export function secretRevealer(provider: { type?: string; state?: { salt?: string } } | undefined, phrase: string | undefined) {
-  if (provider?.type !== 'passphrase' || !provider.state?.salt || phrase === undefined) return undefined;
-  const state = provider.state.salt;
-  return (secret: { ciphertext?: string }): unknown => {
-    let key = keys.get(state);
-    if (!key) {
-      const [, salt] = state.split(':');
-      key = pbkdf2Sync(phrase, Buffer.from(salt, 'base64'), 1_000_000, 32, 'sha256');
-      if (decrypt(key, state.slice(state.indexOf(':', state.indexOf(':') + 1) + 1)) !== 'pulumi') throw new Error('wrong passphrase');
-      keys.set(state, key);
-    }
-    if (!secret.ciphertext) return undefined;
-    return JSON.parse(decrypt(key, secret.ciphertext));
-  };
-}
+import { pulumiCli, repoRoot, ringStack } from './workspace';
 
 // ------------------------------------------------------------------ history
 
-// As the CLI prints it: the version may be missing and config values come with their secret flag.
-type CliHistoryEntry = Omit<UpdateInfo, 'version' | 'config'> & {
+// As a DIY backend's `.history.json` holds it or the Automation API's `history()` gives it: the
+// version may be missing (0), times are Unix seconds or dates, and config values come with
+// their secret flag.
+type HistoryEntry = Omit<UpdateInfo, 'version' | 'config' | 'startTime' | 'endTime'> & {
   version?: number;
+  startTime?: number | string | Date;
+  endTime?: number | string | Date;
   config?: Record<string, { value?: string; secret?: boolean } | string>;
 };
 
-function plainConfig(config: CliHistoryEntry['config']): Record<string, string> {
+function plainConfig(config: HistoryEntry['config']): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(config ?? {}) as [string, unknown][]) {
     if (typeof value === 'string') out[key] = value;
@@ -101,9 +42,10 @@ function plainConfig(config: CliHistoryEntry['config']): Record<string, string> 
   return out;
 }
 
-const toIso = (time: unknown) => (typeof time === 'number' ? new Date(time * 1000).toISOString() : typeof time === 'string' ? time : undefined);
+const toIso = (time: HistoryEntry['startTime']) =>
+  time instanceof Date ? time.toISOString() : typeof time === 'number' ? new Date(time * 1000).toISOString() : time;
 
-function infoOf(entry: CliHistoryEntry, version: number): UpdateInfo {
+function infoOf(entry: HistoryEntry, version: number): UpdateInfo {
   return {
     version,
     kind: entry.kind,
@@ -144,25 +86,20 @@ async function readMaybeGzipped(folder: HistoryFolder, name: string): Promise<st
 }
 
 /** Updates and checkpoints of a DIY backend, paired exactly by the file names, oldest first. */
-async function readHistory(folder: HistoryFolder, wanted: (index: number) => boolean): Promise<{ info: CliHistoryEntry; deployment?: ExportedDeployment }[]> {
+async function readHistory(folder: HistoryFolder, wanted: (index: number) => boolean): Promise<{ info: HistoryEntry; deployment?: Checkpoint }[]> {
   const stems = folder.names
     .map((f) => /^(.*-(\d+))\.history\.json(\.gz)?$/.exec(f))
     .filter((m): m is RegExpExecArray => m !== null)
     .sort((a, b) => (BigInt(a[2]) < BigInt(b[2]) ? -1 : BigInt(a[2]) > BigInt(b[2]) ? 1 : 0))
     .map((m) => m[1]);
-  const entries: { info: CliHistoryEntry; deployment?: ExportedDeployment }[] = [];
+  const entries: { info: HistoryEntry; deployment?: Checkpoint }[] = [];
   for (const [index, stem] of stems.entries()) {
-    const info = JSON.parse((await readMaybeGzipped(folder, `${stem}.history.json`))!) as CliHistoryEntry;
+    const info = JSON.parse((await readMaybeGzipped(folder, `${stem}.history.json`))!) as HistoryEntry;
     // Checkpoints are the large files (the whole state): only those of the range are read.
     const checkpoint = wanted(index) ? await readMaybeGzipped(folder, `${stem}.checkpoint.json`) : undefined;
-    entries.push({ info, deployment: checkpoint ? (JSON.parse(checkpoint) as { checkpoint?: { latest?: ExportedDeployment } }).checkpoint?.latest : undefined });
+    entries.push({ info, deployment: checkpoint ? (JSON.parse(checkpoint) as { checkpoint?: { latest?: Checkpoint } }).checkpoint?.latest : undefined });
   }
   return entries;
-}
-
-interface ExportedDeployment {
-  secrets_providers?: { type?: string; state?: { salt?: string } };
-  resources?: { urn: string; type: string; outputs?: Record<string, unknown> }[];
 }
 
 export interface AuditSourceOptions {
@@ -173,22 +110,24 @@ export interface AuditSourceOptions {
   /** Only versions from..to are needed (plus the one before `from`, as the baseline). */
   from?: number;
   to?: number;
+  /** Where a problem that only narrows the audit goes (stderr by default). */
+  warn?: (message: string) => void;
 }
 
 /** Everything the audit needs about a stack, from whatever backend the CLI is logged in to. */
 export async function loadAuditUpdates(options: AuditSourceOptions): Promise<AuditUpdate[]> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? repoRoot;
-  const { url } = await pulumiJson<{ url: string }>(['whoami', '--json', '--verbose'], env, cwd);
-  const phrase = passphrase(env, url);
-  const snapshot = (deployment: ExportedDeployment | undefined): FleetSnapshot | undefined =>
-    deployment ? snapshotOf(deployment, { reveal: secretRevealer(deployment.secrets_providers, phrase) }) : undefined;
+  const warn = options.warn ?? ((message: string) => console.error(`audit: ${options.stack}: ${message}`));
+  // Fails with the CLI's own message when the stack does not exist.
+  const stack = await ringStack(options.stack, env, { workDir: cwd });
+  const { url } = await stack.workspace.whoAmI();
   const wanted = (version: number) => (options.from === undefined || version >= options.from - 1) && (options.to === undefined || version <= options.to);
+  const snapshots = async (checkpoints: (Checkpoint | undefined)[]) =>
+    (await openCheckpointSecrets(checkpoints, env, warn)).map((c) => (c ? snapshotOf(c) : undefined));
 
-  if (url.startsWith('file://') || url.startsWith('s3://')) {
+  if (url?.startsWith('file://') || url?.startsWith('s3://')) {
     const project = (YAML.parse(fs.readFileSync(path.join(cwd, 'Pulumi.yaml'), 'utf8')) as { name: string }).name;
-    // Fails with the CLI's own message when the stack does not exist.
-    await pulumiJson(['stack', 'history', '--json', '--stack', options.stack], env, cwd);
     let folder: HistoryFolder | undefined;
     if (url.startsWith('s3://')) folder = await s3HistoryFolder(url, project, options.stack, env);
     else {
@@ -199,23 +138,25 @@ export async function loadAuditUpdates(options: AuditSourceOptions): Promise<Aud
     try {
       // DIY backends record version 0 for every update: number them in order, oldest first.
       const history = await readHistory(folder, (index) => wanted(index + 1));
-      return history.map((entry, index) => ({ info: infoOf(entry.info, index + 1), snapshot: snapshot(entry.deployment) }));
+      const opened = await snapshots(history.map((entry) => entry.deployment));
+      return history.map((entry, index) => ({ info: infoOf(entry.info, index + 1), snapshot: opened[index] }));
     } finally {
       folder.close();
     }
   }
 
-  const history = (await pulumiJson<CliHistoryEntry[]>(['stack', 'history', '--json', '--stack', options.stack], env, cwd)).reverse();
+  const history: HistoryEntry[] = (await stack.history(undefined, undefined, false)).reverse();
   const numbered = history.every((h) => !h.version);
-  const updates: AuditUpdate[] = [];
+  const checkpoints: (Checkpoint | undefined)[] = [];
   for (const [index, entry] of history.entries()) {
     const version = numbered ? index + 1 : entry.version!;
-    let deployment: ExportedDeployment | undefined;
+    let checkpoint: Checkpoint | undefined;
     if (wanted(version) && !numbered) {
-      const exported = await queryPulumi(['stack', 'export', '--version', String(version), '--show-secrets', '--stack', options.stack], env, cwd);
-      if (exported.code === 0) deployment = (JSON.parse(exported.stdout) as { deployment?: ExportedDeployment }).deployment;
+      const exported = await pulumiCli(['stack', 'export', '--version', String(version), '--show-secrets', '--stack', options.stack], { env, cwd });
+      if (exported.code === 0) checkpoint = (JSON.parse(exported.stdout) as { deployment?: Checkpoint }).deployment;
     }
-    updates.push({ info: infoOf(entry, version), snapshot: snapshot(deployment) });
+    checkpoints.push(checkpoint);
   }
-  return updates;
+  const opened = checkpoints.map((c) => (c ? snapshotOf(c) : undefined));
+  return history.map((entry, index) => ({ info: infoOf(entry, numbered ? index + 1 : entry.version!), snapshot: opened[index] }));
 }

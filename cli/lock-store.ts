@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { S3BackendError, s3StateLocation } from './s3-backend';
 import { parseLock, StackLock } from './stale-update';
+import { PulumiCli } from './workspace';
 
 export interface LockStore {
   /** The backend, for messages (no secret: Pulumi's URLs hold none, credentials come from the environment). */
@@ -28,14 +29,6 @@ export interface LockStore {
   close(): void;
 }
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the pinned Pulumi CLI in the project's directory, with the backend's environment. */
-export type PulumiCli = (args: string[]) => Promise<CliResult>;
 
 /** The lock folders of a stack, relative to the backend's root: today's layout, then the legacy one. */
 export function lockFolders(project: string, stack: string): string[] {

@@ -13,8 +13,7 @@ import { planMarkdown, planText } from '../program/plan-report';
 import { enforcePromotionGate } from '../program/promotion';
 import { deviceConfigurations } from '../provider/mender/observed';
 import { clientFromSettings, menderSettingsFromConfig } from '../provider/settings';
-import { pulumiJson } from './audit-source';
-import { repoRoot } from './pulumi-runner';
+import { pulumiCliJson, repoRoot } from './workspace';
 import { appliedDevices } from './status';
 
 /** `pulumi config --json` of one key: secrets in clear (`--show-secrets`), kept in this process. */
@@ -35,7 +34,7 @@ export interface PlanOptions {
 export async function gatherFleetPlan(options: PlanOptions): Promise<FleetPlan> {
   const env = options.env ?? process.env;
   const configArgs = options.configFile ? ['--config-file', path.resolve(options.configFile)] : [];
-  const config = await pulumiJson<Record<string, ConfigEntry>>(['config', '--json', '--show-secrets', '--stack', options.stack, ...configArgs], env);
+  const config = await pulumiCliJson<Record<string, ConfigEntry>>(['config', '--json', '--show-secrets', '--stack', options.stack, ...configArgs], { env });
   const get = (key: string) => config[key]?.value;
 
   // As index.ts reads them, so the plan is the program's.

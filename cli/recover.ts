@@ -3,15 +3,14 @@
 // plugins it left running on this host, remove its lock (DIY backends: file, s3, gs, azblob) or
 // `pulumi cancel` it (Pulumi Cloud and other http(s) backends), drop the pending operations from
 // the state. The next `up` then adopts what the dead one made.
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { repoRoot } from './pulumi-runner';
-import { CliResult, LockStore, lockStoreFor } from './lock-store';
+import { LockStore, lockStoreFor } from './lock-store';
 import { leftBehindPlugins, mayBeAlive, StackLock, Staleness, stopProcess } from './stale-update';
+import { CliResult, pulumiCli } from './workspace';
 
 export interface RecoverOptions {
   stack: string;
@@ -37,13 +36,7 @@ interface Checkpoint {
   deployment?: { pending_operations?: PendingOperation[] };
 }
 
-function pulumi(args: string[], opts: Pick<RecoverOptions, 'cwd' | 'env'>): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile('bash', [path.join(repoRoot, 'scripts', 'pulumi'), ...args, '--non-interactive'], { cwd: opts.cwd, env: opts.env, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const pulumi = (args: string[], opts: Pick<RecoverOptions, 'cwd' | 'env'>): Promise<CliResult> => pulumiCli(args, { cwd: opts.cwd, env: opts.env });
 
 /**
  * The locks of a DIY backend: refused as a whole while any update holding one may still run;

@@ -1,13 +1,16 @@
 // The CLI's way to the Pulumi engine: the Automation API (a LocalWorkspace over the project
 // folder) driving the pinned CLI that scripts/engine makes available, with the defaults
-// scripts/pulumi sets. Results are typed (summaries, outputs, config), never scraped text.
+// scripts/pulumi sets. Results are typed (summaries, outputs, config, deployments), never
+// scraped text. The few commands the Automation API has no call for (a past checkpoint of
+// Pulumi Cloud, `cancel` of a DIY lock, a stack file other than Pulumi.<stack>.yaml) go
+// through `pulumiCli`, the one other runner, with the same engine and environment.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LocalWorkspace, PulumiCommand, Stack } from '@pulumi/pulumi/automation';
-import { repoRoot } from './pulumi-runner';
+import { LocalWorkspace, LocalWorkspaceOptions, PulumiCommand, Stack } from '@pulumi/pulumi/automation';
 
-export { repoRoot };
+/** The project folder (where Pulumi.yaml is). */
+export const repoRoot = path.resolve(__dirname, '..');
 
 /** As scripts/pulumi says on a local backend without a passphrase: it protects nothing. */
 const LOCAL_DEMO_PASSPHRASE = 'mender-fleet-local-demo';
@@ -34,6 +37,8 @@ export function engineEnv(bin: string, env: NodeJS.ProcessEnv): Record<string, s
   out.PULUMI_SKIP_UPDATE_CHECK = 'true';
   // Type-checking the program on every run costs ~20 s; `npm run typecheck` checks the types.
   out.PULUMI_NODEJS_TRANSPILE_ONLY = env.PULUMI_NODEJS_TRANSPILE_ONLY ?? 'true';
+  // scripts/pulumi says why (README, "Scale").
+  out.GOMEMLIMIT = env.GOMEMLIMIT ?? '1GiB';
   out.PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK = 'true';
   out.PULUMI_BACKEND_URL = env.PULUMI_BACKEND_URL || `file://${path.join(repoRoot, '.pulumi-state')}`;
   if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE) {
@@ -45,16 +50,49 @@ export function engineEnv(bin: string, env: NodeJS.ProcessEnv): Record<string, s
   return out;
 }
 
-/** A ring's stack of the fleet project, through the pinned engine; `create` makes it when missing. */
-export async function ringStack(stackName: string, env: NodeJS.ProcessEnv = process.env, options: { create?: boolean } = {}): Promise<Stack> {
+/** The pinned engine's folder and its environment; a local backend's folder is made when missing (as scripts/pulumi does). */
+async function engineAndEnv(env: NodeJS.ProcessEnv): Promise<{ bin: string; envVars: Record<string, string> }> {
   const bin = await engine();
   const envVars = engineEnv(bin, env);
-  if (envVars.PULUMI_BACKEND_URL.startsWith('file://')) {
-    // The local backend's folder must exist (scripts/pulumi makes it too).
-    fs.mkdirSync(new URL(envVars.PULUMI_BACKEND_URL.split('?')[0]), { recursive: true });
-  }
+  if (envVars.PULUMI_BACKEND_URL.startsWith('file://')) fs.mkdirSync(new URL(envVars.PULUMI_BACKEND_URL.split('?')[0]), { recursive: true });
+  return { bin, envVars };
+}
+
+/** A workspace over a project folder (the repository's by default), through the pinned engine. */
+export async function projectWorkspace(env: NodeJS.ProcessEnv = process.env, options: Omit<LocalWorkspaceOptions, 'pulumiCommand' | 'envVars'> = {}): Promise<LocalWorkspace> {
+  const { bin, envVars } = await engineAndEnv(env);
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: true });
-  const args = { stackName, workDir: repoRoot };
-  const opts = { pulumiCommand, envVars };
-  return options.create ? LocalWorkspace.createOrSelectStack(args, opts) : LocalWorkspace.selectStack(args, opts);
+  return LocalWorkspace.create({ workDir: repoRoot, ...options, pulumiCommand, envVars });
+}
+
+/** A ring's stack of the fleet project (or of the project in `workDir`); `create` makes it when missing. */
+export async function ringStack(stackName: string, env: NodeJS.ProcessEnv = process.env, options: { create?: boolean; workDir?: string } = {}): Promise<Stack> {
+  const workspace = await projectWorkspace(env, { workDir: options.workDir ?? repoRoot });
+  return options.create ? Stack.createOrSelect(stackName, workspace) : Stack.select(stackName, workspace);
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The pinned CLI in the project folder, with the backend's environment. */
+export type PulumiCli = (args: string[]) => Promise<CliResult>;
+
+/** Runs the pinned CLI in `cwd` (the repository by default); a failure is a result, not a throw. */
+export async function pulumiCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+  const { bin, envVars } = await engineAndEnv(options.env ?? process.env);
+  return new Promise((resolve) => {
+    execFile(path.join(bin, 'pulumi'), [...args, '--non-interactive'], { cwd: options.cwd ?? repoRoot, env: envVars, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** pulumiCli's stdout as JSON; a failure throws with the CLI's own message. */
+export async function pulumiCliJson<T>(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<T> {
+  const result = await pulumiCli(args, options);
+  if (result.code !== 0) throw new Error(`pulumi ${args.join(' ')} failed: ${(result.stderr || result.stdout).trim()}`);
+  return JSON.parse(result.stdout) as T;
 }

@@ -1,0 +1,92 @@
+// Opens the secrets of past checkpoints of a DIY backend (file, s3, gs, azblob) through the
+// engine, so the audit can tell which secret keys changed without a secrets provider of its
+// own. The CLI exports a past checkpoint only from Pulumi Cloud (`stack export --version`); a
+// DIY checkpoint is a file whose secrets are sealed by the stack's secrets provider. Imported
+// into a scratch stack on a throw-away local backend, the checkpoint keeps that provider
+// (`pulumi stack import` keeps the deployment's own), and `stack export --show-secrets` opens
+// them with it: the passphrase, or a cloud KMS the CLI can reach. The clear values stay in this
+// process; cli/audit-report.ts digests them at once.
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isSecretValue } from './audit-report';
+import { projectWorkspace } from './workspace';
+
+export interface CheckpointResource {
+  urn: string;
+  type: string;
+  outputs?: Record<string, unknown>;
+}
+
+export interface Checkpoint {
+  manifest?: unknown;
+  secrets_providers?: unknown;
+  resources?: CheckpointResource[];
+}
+
+const SCRATCH_TYPE = 'fleet:audit:Checkpoint';
+const SCRATCH_STACK = 'audit';
+
+const holdsSecret = (value: unknown): boolean =>
+  isSecretValue(value) || (typeof value === 'object' && value !== null && Object.values(value).some(holdsSecret));
+
+/**
+ * The checkpoints with their secrets in clear (Pulumi's `plaintext` form), in the same order.
+ * Only resources that hold a secret go through the engine: all checkpoints of one secrets
+ * provider in one import. When the engine cannot open them (no passphrase, a KMS out of
+ * reach), the checkpoints come back as they were and `warn` says why.
+ */
+export async function openCheckpointSecrets(checkpoints: (Checkpoint | undefined)[], env: NodeJS.ProcessEnv, warn: (message: string) => void): Promise<(Checkpoint | undefined)[]> {
+  const opened = checkpoints.map((c) => (c ? { ...c, resources: [...(c.resources ?? [])] } : undefined));
+  const groups = new Map<string, { index: number; position: number }[]>();
+  opened.forEach((checkpoint, index) =>
+    checkpoint?.resources.forEach((resource, position) => {
+      if (!holdsSecret(resource.outputs)) return;
+      const key = JSON.stringify(checkpoint.secrets_providers ?? null);
+      groups.set(key, [...(groups.get(key) ?? []), { index, position }]);
+    }),
+  );
+  if (groups.size === 0) return opened;
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-audit-'));
+  try {
+    const scratchEnv: NodeJS.ProcessEnv = { ...env, PULUMI_BACKEND_URL: pathToFileURL(path.join(dir, 'state')).href };
+    // The scratch stack seals nothing worth keeping; the checkpoints keep their own provider.
+    if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE) scratchEnv.PULUMI_CONFIG_PASSPHRASE = randomUUID();
+    const workspace = await projectWorkspace(scratchEnv, { workDir: dir, projectSettings: { name: 'fleet-audit', runtime: 'nodejs' } });
+    await workspace.createStack(SCRATCH_STACK);
+    for (const members of groups.values()) {
+      const first = opened[members[0].index]!;
+      const name = (m: { index: number; position: number }) => `v${m.index}.${m.position}`;
+      const resources = members.map((m) => ({
+        urn: `urn:pulumi:${SCRATCH_STACK}::fleet-audit::${SCRATCH_TYPE}::${name(m)}`,
+        type: SCRATCH_TYPE,
+        custom: false,
+        outputs: opened[m.index]!.resources[m.position].outputs,
+      }));
+      try {
+        await workspace.importStack(SCRATCH_STACK, { version: 3, deployment: { manifest: first.manifest, secrets_providers: first.secrets_providers, resources } });
+        const exported = (await workspace.exportStack(SCRATCH_STACK)).deployment as Checkpoint;
+        const clear = new Map((exported.resources ?? []).map((r) => [r.urn.slice(r.urn.lastIndexOf('::') + 2), r.outputs]));
+        for (const m of members) {
+          const resource = opened[m.index]!.resources[m.position];
+          opened[m.index]!.resources[m.position] = { ...resource, outputs: clear.get(name(m)) ?? resource.outputs };
+        }
+      } catch (error) {
+        warn(`the engine could not open the secrets of ${members.length} resource(s) in the stack's checkpoints, so changes of secret values are not compared: ${firstLine(error)}`);
+      }
+    }
+    return opened;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// The CLI's error carries its whole output; its first error line says what failed.
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const line = text.split('\n').find((l) => /error:/i.test(l)) ?? text.split('\n')[0];
+  return line.replace(/^.*?error:\s*/i, '').trim();
+}
