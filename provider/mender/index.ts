@@ -5,16 +5,4 @@ export type { MenderErrorContext, MenderErrorKind } from './errors';
 export { mapLimited, mapLimitedSettled, Semaphore } from './concurrency';
 export { paginate, parseLinkHeader, collect } from './paging';
 export { parseRetryAfter, backoffDelay, sleep } from './retry';
-export type {
-  Artifact,
-  AttributeScope,
-  AttributeValue,
-  Deployment,
-  DeploymentDevice,
-  DeploymentStatistics,
-  DeviceConfiguration,
-  DeviceDeployment,
-  DeviceDeploymentStatus,
-  DeviceInventory,
-  InventoryAttribute,
-} from './schemas';
+export type * from './schemas';
