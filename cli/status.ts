@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import { runningArtifacts } from '../provider/mender';
+import { deviceConfigurations, lastSoftwareDeployment, SoftwareDeployment } from '../provider/mender/observed';
 import type { DeviceSummary } from '../program/stack';
 import type { MenderClient } from '../provider/mender';
 import { differingKeys } from '../provider/configuration-rollout';
@@ -16,28 +17,22 @@ export interface DeviceStatus {
   runningImage: string;
   configuration: 'in sync' | 'pending' | 'none';
   /** The device's newest software deployment in Mender: its result, the artifact and the deployment name. */
-  lastDeployment?: { status: string; artifact: string; name: string; finished?: string };
+  lastDeployment?: SoftwareDeployment;
   converged: boolean;
-}
-
-/** The newest software (not configuration) deployment of a device, from its deployment history. */
-async function lastSoftwareDeployment(client: MenderClient, id: string): Promise<DeviceStatus['lastDeployment']> {
-  const history = await client.getDeviceDeploymentHistory(id, { maxItems: 20 });
-  const newest = history.find((d) => d.deployment.type !== 'configuration');
-  if (!newest) return undefined;
-  return { status: newest.device.status, artifact: newest.deployment.artifact_name, name: newest.deployment.name, finished: newest.device.finished };
 }
 
 /** Desired (from the stack's outputs) against actual (from Mender) for each device. */
 export async function fleetStatus(client: MenderClient, devices: Record<string, DeviceSummary>, options: { deployments?: boolean } = {}): Promise<DeviceStatus[]> {
   const ids = Object.keys(devices).sort();
   const running = await runningArtifacts(client, ids);
+  const configurations = await deviceConfigurations(client, ids.filter((id) => devices[id].configurationHash));
   return client.mapLimited(ids, async (id) => {
     const desired = devices[id];
     let configuration: DeviceStatus['configuration'] = 'none';
-    if (desired.configurationHash) {
-      const state = await client.getDeviceConfiguration(id);
-      const inSync = Object.keys(state.configured).length > 0 && differingKeys(state.configured, state.reported).length === 0;
+    if (configurations.has(id)) {
+      const state = configurations.get(id);
+      if (state instanceof Error) throw state;
+      const inSync = state !== undefined && Object.keys(state.configured).length > 0 && differingKeys(state.configured, state.reported).length === 0;
       configuration = inSync ? 'in sync' : 'pending';
     }
     const runningImage = running.get(id) ?? '(unknown to Mender)';

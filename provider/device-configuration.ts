@@ -1,6 +1,6 @@
 import type * as pulumi from '@pulumi/pulumi';
 import { clearConfigurations, configurationProblems, desired, differingKeys, driftedKeys, rollOutConfigurations } from './configuration-rollout';
-import { isNotFound } from './mender';
+import { deviceConfigurations } from './mender/observed';
 import { menderClient } from './settings';
 import { DeviceConfigurationInputs, DeviceConfigurationOutputs } from './types';
 
@@ -43,14 +43,11 @@ export const deviceConfiguration: pulumi.dynamic.ResourceProvider<DeviceConfigur
 
   async read(id, props) {
     const old = props as DeviceConfigurationOutputs;
-    let state;
-    try {
-      state = await menderClient().getDeviceConfiguration(old.deviceId ?? id);
-    } catch (error) {
-      // No id: the engine takes the resource as gone.
-      if (isNotFound(error)) return {};
-      throw error;
-    }
+    const device = old.deviceId ?? id;
+    const state = (await deviceConfigurations(menderClient(), [device])).get(device);
+    if (state instanceof Error) throw state;
+    // No id: the engine takes the resource as gone.
+    if (state === undefined) return {};
     const drifted = driftedKeys(desired(old), state);
     return { id, props: { ...old, inSync: drifted.length === 0, driftedKeys: drifted } };
   },

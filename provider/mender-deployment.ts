@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type * as pulumi from '@pulumi/pulumi';
-import { chunks, FINISHED_DEVICE_STATUSES, isMenderApiError, runningArtifacts } from './mender';
+import { chunks, isMenderApiError, runningArtifacts } from './mender';
+import { finishedDeploymentsOf } from './mender/observed';
 import type { Deployment, MenderClient } from './mender';
 import { menderClient } from './settings';
 import { RolloutError, RolloutResult, watchRollout } from './rollout';
@@ -99,8 +100,7 @@ async function releaseFromOthers(client: MenderClient, devices: string[], others
   await client.mapLimited([...perDevice], async ([device, stale]) => {
     let left: string[] = [...stale];
     for (let attempt = 0; attempt <= stale.size; attempt++) {
-      const history = await client.getDeviceDeploymentHistory(device, { maxItems: 100 });
-      const done = new Set(history.filter((h) => FINISHED_DEVICE_STATUSES.has(h.device.status)).map((h) => h.deployment.id));
+      const done = await finishedDeploymentsOf(client, device);
       left = [];
       for (const id of stale) if (!done.has(id) && (await stillUnfinished(id))) left.push(id);
       if (left.length === 0) return;

@@ -1,7 +1,8 @@
 // The fleet's actual state as Mender holds it, read in one place: what each device runs, as the
 // inventory says and as the deployments service judges it (the device's `artifact_name`:
 // deployments app/app_os.go, isAlreadyInstalled compares the artifact_name a device reports,
-// never rootfs-image.version), and each device's configuration in deviceconfig.
+// never rootfs-image.version), each device's configuration in deviceconfig, and the deployments
+// a device went through.
 import type { DeviceConfigurationState, MenderClient } from './client';
 import { isNotFound } from './errors';
 import type { DeviceDeploymentStatus } from './schemas';
@@ -72,4 +73,25 @@ export async function deviceConfigurations(client: MenderClient, devices: readon
       return [devices[i], outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason))];
     }),
   );
+}
+
+/** The deployments a device is done with (its history holds them in a finished status), newest 100. */
+export async function finishedDeploymentsOf(client: MenderClient, device: string): Promise<Set<string>> {
+  const history = await client.getDeviceDeploymentHistory(device, { maxItems: 100 });
+  return new Set(history.filter((h) => FINISHED_DEVICE_STATUSES.has(h.device.status)).map((h) => h.deployment.id));
+}
+
+export interface SoftwareDeployment {
+  status: DeviceDeploymentStatus;
+  artifact: string;
+  name: string;
+  finished?: string;
+}
+
+/** The newest software (not configuration) deployment of a device, from its newest 20 deployments. */
+export async function lastSoftwareDeployment(client: MenderClient, device: string): Promise<SoftwareDeployment | undefined> {
+  const history = await client.getDeviceDeploymentHistory(device, { maxItems: 20 });
+  const newest = history.find((d) => d.deployment.type !== 'configuration');
+  if (!newest) return undefined;
+  return { status: newest.device.status, artifact: newest.deployment.artifact_name, name: newest.deployment.name, finished: newest.device.finished };
 }
