@@ -16,6 +16,8 @@ describe('secrets of past checkpoints, opened by the engine', () => {
   let ws: PulumiWorkspace;
   let projectDir: string;
   let sealed: Checkpoint;
+  const stackDevices = { [DEVICE]: { group: 'kiosks', desiredImage: 'pi4-2026.11' } };
+  const stackOutputs = { ring: 'canary', devices: { ...SIG, plaintext: JSON.stringify(stackDevices) } };
   const plainOutputs = { group: 'kiosks', devices: { [DEVICE]: { values: { kiosk_url: 'https://k' }, secretValues: { ...SIG, plaintext: JSON.stringify({ kiosk_token: 'hunter2-token' }) } } } };
 
   beforeAll(async () => {
@@ -28,7 +30,7 @@ describe('secrets of past checkpoints, opened by the engine', () => {
     const providers = (JSON.parse((await ws.ok(['stack', 'export'], cwd)).stdout) as { deployment: Checkpoint }).deployment.secrets_providers;
     const file = path.join(projectDir, 'deployment.json');
     const resources = [
-      { urn: 'urn:pulumi:canary::fleet::pulumi:pulumi:Stack::fleet-canary', type: 'pulumi:pulumi:Stack', custom: false, outputs: { ring: 'canary' } },
+      { urn: 'urn:pulumi:canary::fleet::pulumi:pulumi:Stack::fleet-canary', type: 'pulumi:pulumi:Stack', custom: false, outputs: stackOutputs },
       { urn: `urn:pulumi:canary::fleet::${SET}::kiosks/kiosk.json`, type: SET, custom: false, parent: 'urn:pulumi:canary::fleet::pulumi:pulumi:Stack::fleet-canary', outputs: plainOutputs },
     ];
     fs.writeFileSync(file, JSON.stringify({ version: 3, deployment: { manifest: { time: new Date().toISOString(), magic: '', version: '' }, secrets_providers: providers, resources } }));
@@ -48,8 +50,14 @@ describe('secrets of past checkpoints, opened by the engine', () => {
     const [opened] = await openCheckpointSecrets([sealed], ws.env, (w) => warnings.push(w));
     expect(warnings).toEqual([]);
     expect(opened!.resources!.map((r) => [r.urn, r.type])).toEqual(sealed.resources!.map((r) => [r.urn, r.type]));
+    // A whole output sealed (the stack's devices) and one inside a map (each device's secret values).
+    const stack = opened!.resources![0].outputs as { ring: string; devices: { plaintext: string } };
+    expect(stack.ring).toBe('canary');
+    expect(stack.devices).toMatchObject(SIG);
+    // The engine writes the JSON with its keys sorted.
+    expect(JSON.parse(stack.devices.plaintext)).toEqual(stackDevices);
     expect(opened!.resources![1].outputs).toEqual(plainOutputs);
-    expect(opened!.resources![0]).toEqual(sealed.resources![0]);
+    expect(sealed.resources![0].outputs!.ring).toBe('canary');
   });
 
   it('leaves the checkpoint sealed with a wrong passphrase, and says so without a value', async () => {
@@ -58,7 +66,7 @@ describe('secrets of past checkpoints, opened by the engine', () => {
     expect(kept).toEqual(sealed);
     expect(none).toBeUndefined();
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^the engine could not open the secrets of 1 resource\(s\) in the stack's checkpoints, so changes of secret values are not compared: .*passphrase/);
+    expect(warnings[0]).toMatch(/^the engine could not open the secrets of 2 resource\(s\) in the stack's checkpoints, so changes of secret values are not compared: .*passphrase/);
     expect(warnings[0]).not.toContain('not-the-passphrase');
   });
 });
