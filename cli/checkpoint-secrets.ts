@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isSecretValue } from './audit-report';
-import { projectWorkspace } from './workspace';
+import { passphraseEnv, projectWorkspace } from './workspace';
 
 export interface CheckpointResource {
   urn: string;
@@ -73,9 +73,13 @@ export async function openCheckpointSecrets(checkpoints: (Checkpoint | undefined
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-audit-'));
   try {
-    const scratchEnv: NodeJS.ProcessEnv = { ...env, PULUMI_BACKEND_URL: pathToFileURL(path.join(dir, 'state')).href };
-    // The scratch stack seals nothing worth keeping; the checkpoints keep their own provider.
-    if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE) scratchEnv.PULUMI_CONFIG_PASSPHRASE = randomUUID();
+    // The checkpoints' passphrase, as the CLI gets it for their backend (the demo one on a local
+    // backend without one); without any (a KMS), a random one seals the scratch stack's nothing.
+    const scratchEnv: NodeJS.ProcessEnv = {
+      ...env,
+      ...(passphraseEnv(env) ?? { PULUMI_CONFIG_PASSPHRASE: randomUUID() }),
+      PULUMI_BACKEND_URL: pathToFileURL(path.join(dir, 'state')).href,
+    };
     const workspace = await projectWorkspace(scratchEnv, { workDir: dir, projectSettings: { name: 'fleet-audit', runtime: 'nodejs' } });
     await workspace.createStack(SCRATCH_STACK);
     for (const members of groups.values()) {

@@ -41,13 +41,20 @@ export function engineEnv(bin: string, env: NodeJS.ProcessEnv): Record<string, s
   out.GOMEMLIMIT = env.GOMEMLIMIT ?? '1GiB';
   out.PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK = 'true';
   out.PULUMI_BACKEND_URL = env.PULUMI_BACKEND_URL || `file://${path.join(repoRoot, '.pulumi-state')}`;
-  if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE) {
-    if (!out.PULUMI_BACKEND_URL.startsWith('file://')) {
-      throw new Error(`set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) for the backend ${out.PULUMI_BACKEND_URL}`);
-    }
-    out.PULUMI_CONFIG_PASSPHRASE = LOCAL_DEMO_PASSPHRASE;
-  }
-  return out;
+  const passphrase = passphraseEnv(env);
+  if (!passphrase) throw new Error(`set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) for the backend ${out.PULUMI_BACKEND_URL}`);
+  return { ...out, ...passphrase };
+}
+
+/**
+ * The passphrase variables the CLI gets for the backend `env` names: the user's, else on a local
+ * backend the demo passphrase; undefined when a remote backend has none.
+ */
+export function passphraseEnv(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
+  if (env.PULUMI_CONFIG_PASSPHRASE) return { PULUMI_CONFIG_PASSPHRASE: env.PULUMI_CONFIG_PASSPHRASE };
+  if (env.PULUMI_CONFIG_PASSPHRASE_FILE) return { PULUMI_CONFIG_PASSPHRASE_FILE: env.PULUMI_CONFIG_PASSPHRASE_FILE };
+  const local = !env.PULUMI_BACKEND_URL || env.PULUMI_BACKEND_URL.startsWith('file://');
+  return local ? { PULUMI_CONFIG_PASSPHRASE: LOCAL_DEMO_PASSPHRASE } : undefined;
 }
 
 /** The pinned engine's folder and its environment; a local backend's folder is made when missing (as scripts/pulumi does). */

@@ -20,24 +20,29 @@ describe('secrets of past checkpoints, opened by the engine', () => {
   const stackOutputs = { ring: 'canary', devices: { ...SIG, plaintext: JSON.stringify(stackDevices) } };
   const plainOutputs = { group: 'kiosks', devices: { [DEVICE]: { values: { kiosk_url: 'https://k' }, secretValues: { ...SIG, plaintext: JSON.stringify({ kiosk_token: 'hunter2-token' }) } } } };
 
+  /** A stack's checkpoint as an up would have left it: the stack's own provider seals what is imported. */
+  async function sealedCheckpoint(stack: string, env: NodeJS.ProcessEnv): Promise<Checkpoint> {
+    const opts = { cwd: projectDir, env };
+    await ws.ok(['stack', 'init', stack], opts);
+    const providers = (JSON.parse((await ws.ok(['stack', 'export', '--stack', stack], opts)).stdout) as { deployment: Checkpoint }).deployment.secrets_providers;
+    const file = path.join(projectDir, `${stack}.json`);
+    const resources = [
+      { urn: `urn:pulumi:${stack}::fleet::pulumi:pulumi:Stack::fleet-${stack}`, type: 'pulumi:pulumi:Stack', custom: false, outputs: stackOutputs },
+      { urn: `urn:pulumi:${stack}::fleet::${SET}::kiosks/kiosk.json`, type: SET, custom: false, parent: `urn:pulumi:${stack}::fleet::pulumi:pulumi:Stack::fleet-${stack}`, outputs: plainOutputs },
+    ];
+    fs.writeFileSync(file, JSON.stringify({ version: 3, deployment: { manifest: { time: new Date().toISOString(), magic: '', version: '' }, secrets_providers: providers, resources } }));
+    await ws.ok(['stack', 'import', '--file', file, '--stack', stack], opts);
+    const checkpoint = (JSON.parse((await ws.ok(['stack', 'export', '--stack', stack], opts)).stdout) as { deployment: Checkpoint }).deployment;
+    expect(JSON.stringify(checkpoint)).not.toContain('hunter2-token');
+    expect(JSON.stringify(checkpoint)).toContain('"ciphertext"');
+    return checkpoint;
+  }
+
   beforeAll(async () => {
     ws = pulumiWorkspace();
     projectDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-checkpoint-'));
     fs.writeFileSync(path.join(projectDir, 'Pulumi.yaml'), 'name: fleet\nruntime: nodejs\n');
-    const cwd = { cwd: projectDir };
-    await ws.ok(['stack', 'init', 'canary'], cwd);
-    // The stack's own provider seals what is imported: a checkpoint as an up would have left it.
-    const providers = (JSON.parse((await ws.ok(['stack', 'export'], cwd)).stdout) as { deployment: Checkpoint }).deployment.secrets_providers;
-    const file = path.join(projectDir, 'deployment.json');
-    const resources = [
-      { urn: 'urn:pulumi:canary::fleet::pulumi:pulumi:Stack::fleet-canary', type: 'pulumi:pulumi:Stack', custom: false, outputs: stackOutputs },
-      { urn: `urn:pulumi:canary::fleet::${SET}::kiosks/kiosk.json`, type: SET, custom: false, parent: 'urn:pulumi:canary::fleet::pulumi:pulumi:Stack::fleet-canary', outputs: plainOutputs },
-    ];
-    fs.writeFileSync(file, JSON.stringify({ version: 3, deployment: { manifest: { time: new Date().toISOString(), magic: '', version: '' }, secrets_providers: providers, resources } }));
-    await ws.ok(['stack', 'import', '--file', file], cwd);
-    sealed = (JSON.parse((await ws.ok(['stack', 'export'], cwd)).stdout) as { deployment: Checkpoint }).deployment;
-    expect(JSON.stringify(sealed)).not.toContain('hunter2-token');
-    expect(JSON.stringify(sealed)).toContain('"ciphertext"');
+    sealed = await sealedCheckpoint('canary', ws.env);
   });
 
   afterAll(() => {
@@ -58,6 +63,16 @@ describe('secrets of past checkpoints, opened by the engine', () => {
     expect(JSON.parse(stack.devices.plaintext)).toEqual(stackDevices);
     expect(opened!.resources![1].outputs).toEqual(plainOutputs);
     expect(sealed.resources![0].outputs!.ring).toBe('canary');
+  });
+
+  it('opens, without a passphrase set, a local backend\'s checkpoint sealed with the demo passphrase the CLI would use there', async () => {
+    const unset = { ...ws.env };
+    delete unset.PULUMI_CONFIG_PASSPHRASE;
+    const demo = await sealedCheckpoint('demo', { ...unset, PULUMI_CONFIG_PASSPHRASE: 'mender-fleet-local-demo' });
+    const warnings: string[] = [];
+    const [opened] = await openCheckpointSecrets([demo], unset, (w) => warnings.push(w));
+    expect(warnings).toEqual([]);
+    expect(opened!.resources![1].outputs).toEqual(plainOutputs);
   });
 
   it('leaves the checkpoint sealed with a wrong passphrase, and says so without a value', async () => {
