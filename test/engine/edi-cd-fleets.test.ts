@@ -102,7 +102,7 @@ describe('edi-cd fleets applied as they are', () => {
   describe('the talk-era layout', () => {
     const env = { FLEET_PATH: TALK, RUNNER_ACCESS_TOKEN: RUNNER_TOKEN };
 
-    it('the talk-era fleet: ring main applied, ring production previewed and applied', async () => {
+    it('ring main applied, then ring production, gated by main, previewed and applied', async () => {
       await step('applies ring main: each device runs its image and reports what Ansible renders', async () => {
         await pulumi(['up', '--yes'], 'edicd-talk-main', env);
         expect(await onServer(Object.keys(TALK_EXPECTED.main))).toEqual(expectedStates(TALK_EXPECTED.main));
