@@ -226,7 +226,7 @@ describe('the fleet state in an S3 bucket (MinIO)', () => {
     await step('leaves the tracked stack file as it was', () => {
       expect(fs.readFileSync(path.join(repoRoot, 'Pulumi.canary.yaml'), 'utf8')).toBe(stackFile);
     });
-  }, 2_400_000);
+  }, 2_160_000);
 
   // Apart from the scenario: the bucket refuses the wrong key before it lists anything, whatever it holds.
   it('names the bucket, the server and what to do when the bucket refuses the audit, never the keys', async () => {
