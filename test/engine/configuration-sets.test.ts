@@ -10,6 +10,7 @@ import { loadAuditUpdates } from '../../cli/audit-source';
 import { auditEntries, formatAudit } from '../../cli/audit-report';
 import { EmulatorHandle, emulatorFor, LoggedRequest } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { step } from '../helpers/step';
 
 const TOKEN = 'configuration-sets-token-51c2';
 const K = ['c0000001-0000-4000-8000-000000000001', 'c0000002-0000-4000-8000-000000000002', 'c0000003-0000-4000-8000-000000000003', 'c0000004-0000-4000-8000-000000000004'];
@@ -79,82 +80,81 @@ describe('configuration sets: one resource per group and template, changes per d
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('configures the four kiosks through one DeviceConfigurationSet, keeping the secret out of the state', async () => {
-    const { stdout } = await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: first apply']);
-    expect(stdout).toContain('mender:DeviceConfigurationSet kiosks/kiosk.json created');
-    expect(stdout).not.toMatch(/mender:DeviceConfiguration /);
-    for (const [i, id] of K.entries()) {
-      expect(await reported(id)).toEqual({ kiosk_url: `https://example.org/kiosk-${i + 1}`, kiosk_token: ['token-one', 'token-two', 'token-three', 'token-four'][i] });
-    }
-    const exported = (await ws.ok(['stack', 'export', '--stack', 'canary'])).stdout;
-    expect(exported).not.toContain('token-three');
-    const set = (JSON.parse(exported) as { deployment: { resources: { type: string; outputs?: { devices: Record<string, { secretValues: unknown }> } }[] } }).deployment.resources.find((r) =>
-      r.type.endsWith('DeviceConfigurationSet'),
-    )!;
-    // Each device's secret values are a secret of their own, in the inputs and in the outputs.
-    expect(Object.keys(set.outputs!.devices).sort()).toEqual(K);
-    expect(set.outputs!.devices[K[2]].secretValues).toEqual(expect.objectContaining({ ciphertext: expect.any(String) }));
-  });
+  it('four kiosks through one configuration set: applied, changed per device, one failing and retried', async () => {
+    await step('configures the four kiosks through one DeviceConfigurationSet, keeping the secret out of the state', async () => {
+      const { stdout } = await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: first apply']);
+      expect(stdout).toContain('mender:DeviceConfigurationSet kiosks/kiosk.json created');
+      expect(stdout).not.toMatch(/mender:DeviceConfiguration /);
+      for (const [i, id] of K.entries()) {
+        expect(await reported(id)).toEqual({ kiosk_url: `https://example.org/kiosk-${i + 1}`, kiosk_token: ['token-one', 'token-two', 'token-three', 'token-four'][i] });
+      }
+      const exported = (await ws.ok(['stack', 'export', '--stack', 'canary'])).stdout;
+      expect(exported).not.toContain('token-three');
+      const set = (JSON.parse(exported) as { deployment: { resources: { type: string; outputs?: { devices: Record<string, { secretValues: unknown }> } }[] } }).deployment.resources.find((r) =>
+        r.type.endsWith('DeviceConfigurationSet'),
+      )!;
+      // Each device's secret values are a secret of their own, in the inputs and in the outputs.
+      expect(Object.keys(set.outputs!.devices).sort()).toEqual(K);
+      expect(set.outputs!.devices[K[2]].secretValues).toEqual(expect.objectContaining({ ciphertext: expect.any(String) }));
+    });
+    await step('previews a URL change marked under its device, the others unmarked, no secret shown', async () => {
+      fs.writeFileSync(path.join(fleetDir, 'host_vars', `${K[1]}.yml`), hostVars(2, 'https://example.org/kiosk-2-moved'));
+      ws.env.KIOSK_TOKEN_3 = 'token-three-rotated';
+      await emu.clearRequests();
+      const { stdout } = await ws.ok(['preview', '--diff', '--stack', 'canary', '--config-file', configFile]);
+      expect(stdout).toMatch(/~ pulumi-nodejs:dynamic\/mender:DeviceConfigurationSet: \(update\)/);
+      // The engine prints a changed set whole (a dynamic provider cannot hand it a detailed diff) and
+      // marks what changes: K2's URL, old and new. The secret shows as [secret], never its value.
+      expect(stdout).toMatch(new RegExp(`~ ${K[1]}: \\{\\s+secretValues: \\[secret\\]\\s+~ values\\s+: \\{\\s+~ kiosk_url: "https://example.org/kiosk-2" => "https://example.org/kiosk-2-moved"`));
+      const marked = [...stdout.matchAll(/~ (c[0-9a-f-]{35}):/g)].map((m) => m[1]);
+      expect(marked).not.toContain(K[0]);
+      expect(marked).not.toContain(K[3]);
+      expect(stdout).not.toContain('token-three');
+      expect(stdout).toMatch(/~ 1 to update/);
+      expect(configured(await emu.requests())).toEqual([]);
+    });
+    await step('sends the configuration to those two devices only, and the audit names them', async () => {
+      await emu.clearRequests();
+      await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: k2 moved, k3 token rotated']);
+      expect(configured(await emu.requests())).toEqual([K[1], K[2]]);
+      expect((await reported(K[1])).kiosk_url).toBe('https://example.org/kiosk-2-moved');
+      expect((await reported(K[2])).kiosk_token).toBe('token-three-rotated');
 
-  it('previews a URL change marked under its device, the others unmarked, no secret shown', async () => {
-    fs.writeFileSync(path.join(fleetDir, 'host_vars', `${K[1]}.yml`), hostVars(2, 'https://example.org/kiosk-2-moved'));
-    ws.env.KIOSK_TOKEN_3 = 'token-three-rotated';
-    await emu.clearRequests();
-    const { stdout } = await ws.ok(['preview', '--diff', '--stack', 'canary', '--config-file', configFile]);
-    expect(stdout).toMatch(/~ pulumi-nodejs:dynamic\/mender:DeviceConfigurationSet: \(update\)/);
-    // The engine prints a changed set whole (a dynamic provider cannot hand it a detailed diff) and
-    // marks what changes: K2's URL, old and new. The secret shows as [secret], never its value.
-    expect(stdout).toMatch(new RegExp(`~ ${K[1]}: \\{\\s+secretValues: \\[secret\\]\\s+~ values\\s+: \\{\\s+~ kiosk_url: "https://example.org/kiosk-2" => "https://example.org/kiosk-2-moved"`));
-    const marked = [...stdout.matchAll(/~ (c[0-9a-f-]{35}):/g)].map((m) => m[1]);
-    expect(marked).not.toContain(K[0]);
-    expect(marked).not.toContain(K[3]);
-    expect(stdout).not.toContain('token-three');
-    expect(stdout).toMatch(/~ 1 to update/);
-    expect(configured(await emu.requests())).toEqual([]);
-  });
+      const updates = await loadAuditUpdates({ stack: 'canary', cwd: repoRoot, env: ws.env });
+      const text = formatAudit(auditEntries(updates, { from: 2 }));
+      expect(text).toContain(`device ${K[1]}: configuration keys kiosk_url changed`);
+      expect(text).toContain(`device ${K[2]}: configuration secret keys kiosk_token changed`);
+      expect(text).not.toContain(K[0]);
+      expect(text).not.toContain(K[3]);
+    });
+    await step('fails only the device that rejects its configuration, names it, and retries it alone on the next up', async () => {
+      fs.writeFileSync(path.join(fleetDir, 'host_vars', `${K[0]}.yml`), hostVars(1, 'https://example.org/kiosk-1-v2'));
+      fs.writeFileSync(path.join(fleetDir, 'host_vars', `${K[3]}.yml`), hostVars(4, 'https://example.org/kiosk-4-v2'));
+      await emu.admin('POST', `/devices/${K[3]}/behavior`, { reject_config: true });
+      await emu.clearRequests();
+      const failedUp = await ws.run(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: k1 and k4 v2']);
+      expect(failedUp.code).not.toBe(0);
+      const output = failedUp.stdout + failedUp.stderr;
+      expect(output).toContain(`configuration set kiosks/kiosk.json: 1 of 4 device(s) not configured: ${K[3]}`);
+      expect(output).toContain(`device ${K[3]} failed to apply its configuration`);
+      expect(configured(await emu.requests())).toEqual([K[0], K[3]]);
+      expect((await reported(K[0])).kiosk_url).toBe('https://example.org/kiosk-1-v2');
 
-  it('sends the configuration to those two devices only, and the audit names them', async () => {
-    await emu.clearRequests();
-    await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: k2 moved, k3 token rotated']);
-    expect(configured(await emu.requests())).toEqual([K[1], K[2]]);
-    expect((await reported(K[1])).kiosk_url).toBe('https://example.org/kiosk-2-moved');
-    expect((await reported(K[2])).kiosk_token).toBe('token-three-rotated');
+      // The state holds what was done: K1 configured, K4 failed.
+      const exported = JSON.parse((await ws.ok(['stack', 'export', '--stack', 'canary'])).stdout) as { deployment: { resources: { type: string; outputs?: { failed: Record<string, string> } }[] } };
+      const set = exported.deployment.resources.find((r) => r.type.endsWith('DeviceConfigurationSet'))!;
+      expect(Object.keys(set.outputs!.failed)).toEqual([K[3]]);
 
-    const updates = await loadAuditUpdates({ stack: 'canary', cwd: repoRoot, env: ws.env });
-    const text = formatAudit(auditEntries(updates, { from: 2 }));
-    expect(text).toContain(`device ${K[1]}: configuration keys kiosk_url changed`);
-    expect(text).toContain(`device ${K[2]}: configuration secret keys kiosk_token changed`);
-    expect(text).not.toContain(K[0]);
-    expect(text).not.toContain(K[3]);
-  });
+      await emu.admin('POST', `/devices/${K[3]}/behavior`, { reject_config: false });
+      await emu.clearRequests();
+      await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: k4 retried']);
+      expect(configured(await emu.requests())).toEqual([K[3]]);
+      expect((await reported(K[3])).kiosk_url).toBe('https://example.org/kiosk-4-v2');
 
-  it('fails only the device that rejects its configuration, names it, and retries it alone on the next up', async () => {
-    fs.writeFileSync(path.join(fleetDir, 'host_vars', `${K[0]}.yml`), hostVars(1, 'https://example.org/kiosk-1-v2'));
-    fs.writeFileSync(path.join(fleetDir, 'host_vars', `${K[3]}.yml`), hostVars(4, 'https://example.org/kiosk-4-v2'));
-    await emu.admin('POST', `/devices/${K[3]}/behavior`, { reject_config: true });
-    await emu.clearRequests();
-    const failedUp = await ws.run(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: k1 and k4 v2']);
-    expect(failedUp.code).not.toBe(0);
-    const output = failedUp.stdout + failedUp.stderr;
-    expect(output).toContain(`configuration set kiosks/kiosk.json: 1 of 4 device(s) not configured: ${K[3]}`);
-    expect(output).toContain(`device ${K[3]} failed to apply its configuration`);
-    expect(configured(await emu.requests())).toEqual([K[0], K[3]]);
-    expect((await reported(K[0])).kiosk_url).toBe('https://example.org/kiosk-1-v2');
-
-    // The state holds what was done: K1 configured, K4 failed.
-    const exported = JSON.parse((await ws.ok(['stack', 'export', '--stack', 'canary'])).stdout) as { deployment: { resources: { type: string; outputs?: { failed: Record<string, string> } }[] } };
-    const set = exported.deployment.resources.find((r) => r.type.endsWith('DeviceConfigurationSet'))!;
-    expect(Object.keys(set.outputs!.failed)).toEqual([K[3]]);
-
-    await emu.admin('POST', `/devices/${K[3]}/behavior`, { reject_config: false });
-    await emu.clearRequests();
-    await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: k4 retried']);
-    expect(configured(await emu.requests())).toEqual([K[3]]);
-    expect((await reported(K[3])).kiosk_url).toBe('https://example.org/kiosk-4-v2');
-
-    await emu.clearRequests();
-    const again = await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile]);
-    expect(again.stdout).toMatch(/\d+ unchanged/);
-    expect(configured(await emu.requests())).toEqual([]);
-  });
+      await emu.clearRequests();
+      const again = await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile]);
+      expect(again.stdout).toMatch(/\d+ unchanged/);
+      expect(configured(await emu.requests())).toEqual([]);
+    });
+  }, 960_000);
 });

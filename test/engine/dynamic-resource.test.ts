@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pulumiWorkspace, repoRoot, PulumiWorkspace } from '../helpers/pulumi';
+import { step } from '../helpers/step';
 
 const program = path.join(repoRoot, 'test', 'fixtures', 'engine-probe');
 const stack = 'probe';
@@ -35,48 +36,46 @@ describe('the real Pulumi engine with a dynamic resource', () => {
     expect(stdout.trim()).toBe(`v${pinned}`);
   });
 
-  it('previews a create without creating anything', async () => {
-    const { stdout } = await ws.ok(['preview', '--stack', stack, '--diff'], inProgram());
-    expect(stdout).toMatch(/\+ 2 to create/);
-    expect(stdout).toContain('engine-probe:Note');
-    expect(fs.existsSync(notePath)).toBe(false);
-  });
+  it('a dynamic resource from preview to destroy', async () => {
+    await step('previews a create without creating anything', async () => {
+      const { stdout } = await ws.ok(['preview', '--stack', stack, '--diff'], inProgram());
+      expect(stdout).toMatch(/\+ 2 to create/);
+      expect(stdout).toContain('engine-probe:Note');
+      expect(fs.existsSync(notePath)).toBe(false);
+    });
+    await step('creates on up, then a second up changes nothing', async () => {
+      const first = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
+      expect(first.stdout).toMatch(/2 created/);
+      expect(fs.readFileSync(notePath, 'utf8')).toBe('first');
 
-  it('creates on up, then a second up changes nothing', async () => {
-    const first = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
-    expect(first.stdout).toMatch(/2 created/);
-    expect(fs.readFileSync(notePath, 'utf8')).toBe('first');
-
-    const second = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
-    expect(second.stdout).toMatch(/2 unchanged/);
-    expect(second.stdout).not.toMatch(/created|updated|deleted/);
-  });
-
-  it('updates when an input changes', async () => {
-    await ws.ok(['config', 'set', 'text', 'second', '--stack', stack], inProgram());
-    const { stdout } = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
-    expect(stdout).toMatch(/1 updated/);
-    expect(fs.readFileSync(notePath, 'utf8')).toBe('second');
-    const outputs = await ws.ok(['stack', 'output', 'text', '--stack', stack], inProgram());
-    expect(outputs.stdout.trim()).toBe('second');
-  });
-
-  it('lists each update in the stack history', async () => {
-    const { stdout } = await ws.ok(['stack', 'history', '--json', '--stack', stack], inProgram());
-    const history = JSON.parse(stdout) as Array<{ kind: string; result: string; resourceChanges?: Record<string, number> }>;
-    expect(history.map((u) => [u.kind, u.result])).toEqual([
-      ['update', 'succeeded'],
-      ['update', 'succeeded'],
-      ['update', 'succeeded'],
-    ]);
-    // Newest first: the config change, the no-op, the first create.
-    expect(history[0].resourceChanges).toMatchObject({ update: 1 });
-    expect(history[2].resourceChanges).toMatchObject({ create: 2 });
-  });
-
-  it('removes the resource on destroy', async () => {
-    const { stdout } = await ws.ok(['destroy', '--yes', '--stack', stack], inProgram());
-    expect(stdout).toMatch(/2 deleted/);
-    expect(fs.existsSync(notePath)).toBe(false);
-  });
+      const second = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
+      expect(second.stdout).toMatch(/2 unchanged/);
+      expect(second.stdout).not.toMatch(/created|updated|deleted/);
+    });
+    await step('updates when an input changes', async () => {
+      await ws.ok(['config', 'set', 'text', 'second', '--stack', stack], inProgram());
+      const { stdout } = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
+      expect(stdout).toMatch(/1 updated/);
+      expect(fs.readFileSync(notePath, 'utf8')).toBe('second');
+      const outputs = await ws.ok(['stack', 'output', 'text', '--stack', stack], inProgram());
+      expect(outputs.stdout.trim()).toBe('second');
+    });
+    await step('lists each update in the stack history', async () => {
+      const { stdout } = await ws.ok(['stack', 'history', '--json', '--stack', stack], inProgram());
+      const history = JSON.parse(stdout) as Array<{ kind: string; result: string; resourceChanges?: Record<string, number> }>;
+      expect(history.map((u) => [u.kind, u.result])).toEqual([
+        ['update', 'succeeded'],
+        ['update', 'succeeded'],
+        ['update', 'succeeded'],
+      ]);
+      // Newest first: the config change, the no-op, the first create.
+      expect(history[0].resourceChanges).toMatchObject({ update: 1 });
+      expect(history[2].resourceChanges).toMatchObject({ create: 2 });
+    });
+    await step('removes the resource on destroy', async () => {
+      const { stdout } = await ws.ok(['destroy', '--yes', '--stack', stack], inProgram());
+      expect(stdout).toMatch(/2 deleted/);
+      expect(fs.existsSync(notePath)).toBe(false);
+    });
+  }, 1_200_000);
 });

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { step } from '../helpers/step';
 import { CURRENT, CURRENT_EXPECTED, INFLUX_TOKEN, RUNNER_TOKEN, TALK, TALK_EXPECTED } from '../program/edi-cd-expected';
 
 const TOKEN = 'edi-cd-test-token-41c8';
@@ -101,31 +102,31 @@ describe('edi-cd fleets applied as they are', () => {
   describe('the talk-era layout', () => {
     const env = { FLEET_PATH: TALK, RUNNER_ACCESS_TOKEN: RUNNER_TOKEN };
 
-    it('applies ring main: each device runs its image and reports what Ansible renders', async () => {
-      await pulumi(['up', '--yes'], 'edicd-talk-main', env);
-      expect(await onServer(Object.keys(TALK_EXPECTED.main))).toEqual(expectedStates(TALK_EXPECTED.main));
-      // The production devices are left alone.
-      expect((await onServer(Object.keys(TALK_EXPECTED.production)))['93edb46f-7c44-45d5-a16b-a333d14c33a2']).toEqual({ image: '2026-10-05-pi4-bullseye-arm64-gitops', reported: {} });
-    });
-
-    it('previews ring production, gated by main, without the runner token', async () => {
-      await emu.clearRequests();
-      const { stdout, stderr } = await pulumi(['preview', '--diff'], 'edicd-talk-production', env);
-      expect(stdout).toContain('[urn=urn:pulumi:edicd-talk-production::fleet::pulumi-nodejs:dynamic/mender:DeviceConfigurationSet::pi4/github-runner.json]');
-      expect(stdout).toMatch(/93edb46f-7c44-45d5-a16b-a333d14c33a2\s*: \{/);
-      expect(stdout).toMatch(/github_account\s*: "example-org"/);
-      expect(stdout).toMatch(/secretValues\s*: \[secret\]/);
-      expect(stdout + stderr).not.toContain(RUNNER_TOKEN);
-      expect(mutating(await emu.requests())).toEqual([]);
-    });
-
-    it('applies ring production: the runner gets the token from the environment, the state does not', async () => {
-      await pulumi(['up', '--yes'], 'edicd-talk-production', env);
-      expect(await onServer(Object.keys(TALK_EXPECTED.production))).toEqual(expectedStates(TALK_EXPECTED.production));
-      const { stdout: state } = await ws.ok(['stack', 'export', '--stack', 'edicd-talk-production']);
-      expect(state).toContain('93edb46f-7c44-45d5-a16b-a333d14c33a2');
-      expect(state).not.toContain(RUNNER_TOKEN);
-    });
+    it('ring main applied, then ring production, gated by main, previewed and applied', async () => {
+      await step('applies ring main: each device runs its image and reports what Ansible renders', async () => {
+        await pulumi(['up', '--yes'], 'edicd-talk-main', env);
+        expect(await onServer(Object.keys(TALK_EXPECTED.main))).toEqual(expectedStates(TALK_EXPECTED.main));
+        // The production devices are left alone.
+        expect((await onServer(Object.keys(TALK_EXPECTED.production)))['93edb46f-7c44-45d5-a16b-a333d14c33a2']).toEqual({ image: '2026-10-05-pi4-bullseye-arm64-gitops', reported: {} });
+      });
+      await step('previews ring production, gated by main, without the runner token', async () => {
+        await emu.clearRequests();
+        const { stdout, stderr } = await pulumi(['preview', '--diff'], 'edicd-talk-production', env);
+        expect(stdout).toContain('[urn=urn:pulumi:edicd-talk-production::fleet::pulumi-nodejs:dynamic/mender:DeviceConfigurationSet::pi4/github-runner.json]');
+        expect(stdout).toMatch(/93edb46f-7c44-45d5-a16b-a333d14c33a2\s*: \{/);
+        expect(stdout).toMatch(/github_account\s*: "example-org"/);
+        expect(stdout).toMatch(/secretValues\s*: \[secret\]/);
+        expect(stdout + stderr).not.toContain(RUNNER_TOKEN);
+        expect(mutating(await emu.requests())).toEqual([]);
+      });
+      await step('applies ring production: the runner gets the token from the environment, the state does not', async () => {
+        await pulumi(['up', '--yes'], 'edicd-talk-production', env);
+        expect(await onServer(Object.keys(TALK_EXPECTED.production))).toEqual(expectedStates(TALK_EXPECTED.production));
+        const { stdout: state } = await ws.ok(['stack', 'export', '--stack', 'edicd-talk-production']);
+        expect(state).toContain('93edb46f-7c44-45d5-a16b-a333d14c33a2');
+        expect(state).not.toContain(RUNNER_TOKEN);
+      });
+    }, 720_000);
   });
 
   describe('the current layout', () => {

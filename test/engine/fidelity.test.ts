@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { parseWorld, World } from '../../emulator';
 import { EmulatorHandle, emulatorFor, mutating, ApiDeployment } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { step } from '../helpers/step';
 import { deploymentName } from '../../provider/mender-deployment';
 
 const TOKEN = 'demo-personal-access-token';
@@ -72,58 +73,56 @@ describe('the fleet program against Mender as it really behaves', () => {
     await emu?.emulator.close();
   });
 
-  it('converges the ring with one up', async () => {
-    expect((await emu.api<ApiDeployment>('GET', `${DEPLOYMENTS}/${stuck}`)).status).toBe('pending');
-    await emu.clearRequests();
-    const up = ws.ok(['up', '--yes', '--stack', 'canary']);
-    // Once the ring's deployments for the late devices exist, ten (simulated) hours pass and
-    // the late devices poll for the first time.
-    const names = [deploymentName('canary', '2026-11-02-pi3-bookworm-arm64', [PI3]), deploymentName('canary', RC1, [IMX8])];
-    const deadline = Date.now() + 300_000;
-    for (;;) {
-      const made = (await emu.api<ApiDeployment[]>('GET', `${DEPLOYMENTS}?per_page=100`)).filter((d) => names.includes(d.name) && d.id !== stuck);
-      if (made.length === names.length) break;
-      if (Date.now() > deadline) throw new Error('the ring’s deployments were not created within 300 s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await emu.admin('POST', '/time', { advance_ms: LATE });
-    await up;
-    expect(await running(emu, PI3)).toBe('2026-11-02-pi3-bookworm-arm64');
-    expect(await running(emu, PI4)).toBe('2026-11-02-pi4-bookworm-arm64');
-    expect(await running(emu, IMX8)).toBe(RC1);
-    // The device's own report (after the workflow made the deployment and the device applied it).
-    const config = await emu.api<{ reported: Record<string, string> }>('GET', `/api/management/v1/deviceconfig/configurations/device/${PI4}`);
-    expect(config.reported).toMatchObject({ kiosk_url: 'https://www.get-edi.io/documentation' });
-  });
-
-  it('took PI3 out of the older deployment instead of letting it install that first', async () => {
-    const h = (await history(emu, PI3)).filter((x) => x.deployment.type !== 'configuration');
-    expect(h.map((x) => [x.deployment.name, x.device.status])).toEqual([
-      [deploymentName('canary', '2026-11-02-pi3-bookworm-arm64', [PI3]), 'success'],
-      ['by hand', 'aborted'],
-    ]);
-    // The production device of that deployment was not touched by the canary ring.
-    expect((await history(emu, NANO)).map((x) => x.deployment.id)).toEqual([byHand]);
-  });
-
-  it('aborted the deployment that could not finish and deployed the release candidate anew', async () => {
-    const rc1 = (await emu.api<ApiDeployment[]>('GET', `${DEPLOYMENTS}?per_page=100`)).filter((d) => d.artifact_name === RC1);
-    expect(rc1).toHaveLength(2);
-    expect(rc1.find((d) => d.id === stuck)!.status).toBe('finished');
-    expect(rc1.find((d) => d.id !== stuck)!.status).toBe('finished');
-    expect((await history(emu, IMX8))[0].device.status).toBe('success');
-  });
-
-  it('sent no deployment to the device that already ran its image', async () => {
-    expect(await history(emu, PI2)).toEqual([]);
-  });
-
-  it('does nothing on a second up, and a refreshing up only reads', async () => {
-    await emu.clearRequests();
-    const { stdout } = await ws.ok(['up', '--yes', '--stack', 'canary']);
-    expect(stdout).toMatch(/11 unchanged/);
-    const refreshed = await ws.ok(['up', '--yes', '--refresh', '--stack', 'canary']);
-    expect(refreshed.stdout).toMatch(/11 unchanged/);
-    expect(mutating(await emu.requests())).toEqual([]);
-  });
+  it('one up converges the ring as Mender behaves, and a second changes nothing', async () => {
+    await step('converges the ring with one up', async () => {
+      expect((await emu.api<ApiDeployment>('GET', `${DEPLOYMENTS}/${stuck}`)).status).toBe('pending');
+      await emu.clearRequests();
+      const up = ws.ok(['up', '--yes', '--stack', 'canary']);
+      // Once the ring's deployments for the late devices exist, ten (simulated) hours pass and
+      // the late devices poll for the first time.
+      const names = [deploymentName('canary', '2026-11-02-pi3-bookworm-arm64', [PI3]), deploymentName('canary', RC1, [IMX8])];
+      const deadline = Date.now() + 300_000;
+      for (;;) {
+        const made = (await emu.api<ApiDeployment[]>('GET', `${DEPLOYMENTS}?per_page=100`)).filter((d) => names.includes(d.name) && d.id !== stuck);
+        if (made.length === names.length) break;
+        if (Date.now() > deadline) throw new Error('the ring’s deployments were not created within 300 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await emu.admin('POST', '/time', { advance_ms: LATE });
+      await up;
+      expect(await running(emu, PI3)).toBe('2026-11-02-pi3-bookworm-arm64');
+      expect(await running(emu, PI4)).toBe('2026-11-02-pi4-bookworm-arm64');
+      expect(await running(emu, IMX8)).toBe(RC1);
+      // The device's own report (after the workflow made the deployment and the device applied it).
+      const config = await emu.api<{ reported: Record<string, string> }>('GET', `/api/management/v1/deviceconfig/configurations/device/${PI4}`);
+      expect(config.reported).toMatchObject({ kiosk_url: 'https://www.get-edi.io/documentation' });
+    });
+    await step('took PI3 out of the older deployment instead of letting it install that first', async () => {
+      const h = (await history(emu, PI3)).filter((x) => x.deployment.type !== 'configuration');
+      expect(h.map((x) => [x.deployment.name, x.device.status])).toEqual([
+        [deploymentName('canary', '2026-11-02-pi3-bookworm-arm64', [PI3]), 'success'],
+        ['by hand', 'aborted'],
+      ]);
+      // The production device of that deployment was not touched by the canary ring.
+      expect((await history(emu, NANO)).map((x) => x.deployment.id)).toEqual([byHand]);
+    });
+    await step('aborted the deployment that could not finish and deployed the release candidate anew', async () => {
+      const rc1 = (await emu.api<ApiDeployment[]>('GET', `${DEPLOYMENTS}?per_page=100`)).filter((d) => d.artifact_name === RC1);
+      expect(rc1).toHaveLength(2);
+      expect(rc1.find((d) => d.id === stuck)!.status).toBe('finished');
+      expect(rc1.find((d) => d.id !== stuck)!.status).toBe('finished');
+      expect((await history(emu, IMX8))[0].device.status).toBe('success');
+    });
+    await step('sent no deployment to the device that already ran its image', async () => {
+      expect(await history(emu, PI2)).toEqual([]);
+    });
+    await step('does nothing on a second up, and a refreshing up only reads', async () => {
+      await emu.clearRequests();
+      const { stdout } = await ws.ok(['up', '--yes', '--stack', 'canary']);
+      expect(stdout).toMatch(/11 unchanged/);
+      const refreshed = await ws.ok(['up', '--yes', '--refresh', '--stack', 'canary']);
+      expect(refreshed.stdout).toMatch(/11 unchanged/);
+      expect(mutating(await emu.requests())).toEqual([]);
+    });
+  }, 1_200_000);
 });

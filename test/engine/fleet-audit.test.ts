@@ -11,6 +11,7 @@ import { loadAuditUpdates } from '../../cli/audit-source';
 import { ringStatus } from '../../cli/status';
 import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { step } from '../helpers/step';
 
 const TOKEN = 'audit-test-token-7d1f';
 const A = 'a1a1a1a1-0000-4000-8000-00000000000a'; // canary, kiosk
@@ -108,143 +109,136 @@ describe('audit, status and promotion gate over several updates', () => {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('applies the first version of both rings', async () => {
-    await up('canary', 'canary: first apply');
-    await up('production', 'production: first apply');
-  });
+  it('two rings over six updates: the gate, a promotion, an override, a drift, then their audit', async () => {
+    await step('applies the first version of both rings', async () => {
+      await up('canary', 'canary: first apply');
+      await up('production', 'production: first apply');
+    });
+    await step('refuses at preview an image that has not been on canary, naming it and the canary result', async () => {
+      writeFleet('group_vars/all.yml', allYml('pi4-2026.11', 'pi3-2026.10'));
+      await emu.clearRequests();
+      const preview = await ws.run(['preview', '--stack', 'production', '--config-file', configFile('production')]);
+      expect(preview.code).not.toBe(0);
+      const output = preview.stdout + preview.stderr;
+      expect(output).toContain('promotion gate of ring production: image pi4-2026.11 has not finished on canary (no canary deployment of it); nothing was sent to Mender');
+      expect(output).toContain(`image pi4-2026.11 has not finished on canary: no canary deployment of it; wanted by 1 device of production: ${B}`);
+      expect(mutating(await emu.requests())).toEqual([]);
+    });
+    await step('plans production in fleet terms with reads only: the image, the device getting it, the gate refusing it', async () => {
+      await emu.clearRequests();
+      const result = await fleetCli(['plan', '--stack', 'production', '--config-file', configFile('production')], ws.env);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      for (const line of [
+        'STOP: the promotion gate refuses pi4-2026.11: an up would stop before anything reaches Mender',
+        'Image pi4-2026.11: 1 device gets it, 0 already run it',
+        '  pi4-v3-arm64 in pi4: 1',
+        `  ${B}`,
+        '  refused: pi4-2026.11 (wanted by 1 device): no canary deployment of it',
+      ]) {
+        expect(result.stdout).toContain(line);
+      }
+      expect(result.stdout).toContain('ring: 0 devices join, 0 devices leave');
+      expect(mutating(await emu.requests())).toEqual([]);
+    });
+    await step('promotes the image once it finished on canary', async () => {
+      await up('canary', 'roll pi4-2026.11 to canary');
+      await up('production', 'promote pi4-2026.11 to production');
+    });
+    await step('lets an image through only with a recorded override', async () => {
+      writeFleet('group_vars/all.yml', allYml('pi4-2026.11', 'pi3-2026.11'));
+      writeFleet(`host_vars/${B}.yml`, runnerYml(['pi4', 'hil']));
+      const env = { GITHUB_RUNNER_TOKEN: 'runner-token-2' };
+      const refused = await ws.run(['preview', '--stack', 'production', '--config-file', configFile('production')], { env });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stdout + refused.stderr).toContain('image pi3-2026.11 has not finished on canary (no canary deployment of it)');
 
-  it('refuses at preview an image that has not been on canary, naming it and the canary result', async () => {
-    writeFleet('group_vars/all.yml', allYml('pi4-2026.11', 'pi3-2026.10'));
-    await emu.clearRequests();
-    const preview = await ws.run(['preview', '--stack', 'production', '--config-file', configFile('production')]);
-    expect(preview.code).not.toBe(0);
-    const output = preview.stdout + preview.stderr;
-    expect(output).toContain('promotion gate of ring production: image pi4-2026.11 has not finished on canary (no canary deployment of it); nothing was sent to Mender');
-    expect(output).toContain(`image pi4-2026.11 has not finished on canary: no canary deployment of it; wanted by 1 device of production: ${B}`);
-    expect(mutating(await emu.requests())).toEqual([]);
-  });
+      const override = ['fleet:promotionOverride:', '  - image: pi3-2026.11', '    reason: no canary device of type pi3-arm64'];
+      const plan = await fleetCli(['plan', '--stack', 'production', '--markdown', '--config-file', configFile('production', override)], { ...ws.env, ...env });
+      expect(plan.code).toBe(0);
+      expect(plan.stdout).toContain('| `pi3-2026.11` | 1 | 0 | `pi3-2026.10`: 1 |');
+      expect(plan.stdout).toContain(`- \`${B}\`: changed runner_labels, runner_token (secret)`);
+      expect(plan.stdout).toContain('- overridden: pi3-2026.11, although no canary deployment of it; reason: no canary device of type pi3-arm64');
+      expect(plan.stdout).not.toMatch(/runner-token-\d|pi4,hil/);
+      const applied = await up('production', 'pi3-2026.11 without canary; new runner token', override, env);
+      expect(applied.stdout + applied.stderr).toContain('promotion override: image pi3-2026.11 is deployed although no canary deployment of it; reason: no canary device of type pi3-arm64');
+    });
+    await step('shows a drift in the status (exit 2) and converges after an up', async () => {
+      await emu.api('PUT', `/api/management/v1/deviceconfig/configurations/device/${A}`, { kiosk_url: 'https://example.org/by-hand', os_image: 'pi4-2026.11' });
+      const drifted = await fleetCli(['status', '--stack', 'canary'], ws.env);
+      expect(drifted.code).toBe(2);
+      expect(drifted.stdout).toContain('1 of 1 devices of canary not converged');
+      expect(drifted.stdout).toMatch(new RegExp(`${A}.*pi4-2026\\.11.*pi4-2026\\.11.*pending.*success \\(pi4-2026\\.11\\).*NOT CONVERGED`));
 
-  it('plans production in fleet terms with reads only: the image, the device getting it, the gate refusing it', async () => {
-    await emu.clearRequests();
-    const result = await fleetCli(['plan', '--stack', 'production', '--config-file', configFile('production')], ws.env);
-    expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
-    for (const line of [
-      'STOP: the promotion gate refuses pi4-2026.11: an up would stop before anything reaches Mender',
-      'Image pi4-2026.11: 1 device gets it, 0 already run it',
-      '  pi4-v3-arm64 in pi4: 1',
-      `  ${B}`,
-      '  refused: pi4-2026.11 (wanted by 1 device): no canary deployment of it',
-    ]) {
-      expect(result.stdout).toContain(line);
-    }
-    expect(result.stdout).toContain('ring: 0 devices join, 0 devices leave');
-    expect(mutating(await emu.requests())).toEqual([]);
-  });
-
-  it('promotes the image once it finished on canary', async () => {
-    await up('canary', 'roll pi4-2026.11 to canary');
-    await up('production', 'promote pi4-2026.11 to production');
-  });
-
-  it('lets an image through only with a recorded override', async () => {
-    writeFleet('group_vars/all.yml', allYml('pi4-2026.11', 'pi3-2026.11'));
-    writeFleet(`host_vars/${B}.yml`, runnerYml(['pi4', 'hil']));
-    const env = { GITHUB_RUNNER_TOKEN: 'runner-token-2' };
-    const refused = await ws.run(['preview', '--stack', 'production', '--config-file', configFile('production')], { env });
-    expect(refused.code).not.toBe(0);
-    expect(refused.stdout + refused.stderr).toContain('image pi3-2026.11 has not finished on canary (no canary deployment of it)');
-
-    const override = ['fleet:promotionOverride:', '  - image: pi3-2026.11', '    reason: no canary device of type pi3-arm64'];
-    const plan = await fleetCli(['plan', '--stack', 'production', '--markdown', '--config-file', configFile('production', override)], { ...ws.env, ...env });
-    expect(plan.code).toBe(0);
-    expect(plan.stdout).toContain('| `pi3-2026.11` | 1 | 0 | `pi3-2026.10`: 1 |');
-    expect(plan.stdout).toContain(`- \`${B}\`: changed runner_labels, runner_token (secret)`);
-    expect(plan.stdout).toContain('- overridden: pi3-2026.11, although no canary deployment of it; reason: no canary device of type pi3-arm64');
-    expect(plan.stdout).not.toMatch(/runner-token-\d|pi4,hil/);
-    const applied = await up('production', 'pi3-2026.11 without canary; new runner token', override, env);
-    expect(applied.stdout + applied.stderr).toContain('promotion override: image pi3-2026.11 is deployed although no canary deployment of it; reason: no canary device of type pi3-arm64');
-  });
-
-  it('shows a drift in the status (exit 2) and converges after an up', async () => {
-    await emu.api('PUT', `/api/management/v1/deviceconfig/configurations/device/${A}`, { kiosk_url: 'https://example.org/by-hand', os_image: 'pi4-2026.11' });
-    const drifted = await fleetCli(['status', '--stack', 'canary'], ws.env);
-    expect(drifted.code).toBe(2);
-    expect(drifted.stdout).toContain('1 of 1 devices of canary not converged');
-    expect(drifted.stdout).toMatch(new RegExp(`${A}.*pi4-2026\\.11.*pi4-2026\\.11.*pending.*success \\(pi4-2026\\.11\\).*NOT CONVERGED`));
-
-    await ws.ok(['up', '--yes', '--refresh', '--stack', 'canary', '--config-file', configFile('canary'), '--message', 'canary: correct drift']);
-    const rows = await ringStatus({ stack: 'canary', env: ws.env });
-    expect(rows).toEqual([
-      {
-        id: A,
-        deviceType: 'pi4-v3-arm64',
-        ring: 'canary',
-        desiredImage: 'pi4-2026.11',
-        runningImage: 'pi4-2026.11',
-        configuration: 'in sync',
-        lastDeployment: expect.objectContaining({ status: 'success', artifact: 'pi4-2026.11' }),
-        converged: true,
-      },
-    ]);
-    const production = await ringStatus({ stack: 'production', env: ws.env });
-    expect(production.map((r) => [r.id, r.runningImage, r.configuration, r.lastDeployment?.status, r.converged])).toEqual([
-      [B, 'pi4-2026.11', 'in sync', 'success', true],
-      [C, 'pi3-2026.11', 'none', 'success', true],
-    ]);
-  });
-
-  it('audits every update of canary in the fleet terms', async () => {
-    const entries = auditEntries(await loadAuditUpdates({ stack: 'canary', env: ws.env }));
-    expect(normalised(formatAudit(entries))).toBe(
-      [
-        '#1 <time>  commit <head> by <author>  "canary: first apply"',
-        `    device ${A}: joined the ring canary, image pi4-2026.10`,
-        `    device ${A}: configuration set (keys kiosk_url, os_image)`,
-        '#2 <time>  commit <head> by <author>  "roll pi4-2026.11 to canary"',
-        `    device ${A}: image pi4-2026.10 → pi4-2026.11`,
-        `    device ${A}: configuration keys os_image changed`,
-        '#3 <time>  commit <head> by <author>  "canary: correct drift"',
-        `    device ${A}: configuration sent again (drift corrected)`,
-      ].join('\n'),
-    );
-    // Traceability: the commit and its author, as Pulumi recorded them from the checkout.
-    const head = git('rev-parse', 'HEAD');
-    for (const entry of entries) {
-      expect(entry.git).toMatchObject({ sha: head, author: git('log', '-1', '--format=%an'), authorEmail: git('log', '-1', '--format=%ae') });
-      expect(entry.startTime).toMatch(/^\d{4}-\d\d-\d\dT/);
-    }
-  });
-
-  it('audits production, with the override and secret keys named but never their values', async () => {
-    const text = normalised(formatAudit(auditEntries(await loadAuditUpdates({ stack: 'production', env: ws.env }))));
-    expect(text).toBe(
-      [
-        '#1 <time>  commit <head> by <author>  "production: first apply"',
-        `    device ${B}: joined the ring production, image pi4-2026.10`,
-        `    device ${B}: configuration set (keys runner_labels and secret keys runner_token)`,
-        `    device ${C}: joined the ring production, image pi3-2026.10`,
-        '#2 <time>  commit <head> by <author>  "promote pi4-2026.11 to production"',
-        `    device ${B}: image pi4-2026.10 → pi4-2026.11`,
-        '#3 <time>  commit <head> by <author>  "pi3-2026.11 without canary; new runner token"',
-        '    promotion override: pi3-2026.11 (no canary device of type pi3-arm64)',
-        `    device ${B}: configuration keys runner_labels and secret keys runner_token changed`,
-        `    device ${C}: image pi3-2026.10 → pi3-2026.11`,
-      ].join('\n'),
-    );
-    expect(text).not.toContain('runner-token');
-  });
-
-  it('prints machine-readable entries for a range with --json', async () => {
-    const result = await fleetCli(['audit', '--stack', 'production', '--from', '2', '--to', '2', '--json'], ws.env);
-    expect(result.code).toBe(0);
-    const entries = JSON.parse(result.stdout) as { version: number; message: string; changes: unknown[]; git: { sha: string } }[];
-    expect(entries.map((e) => [e.version, e.message, e.changes])).toEqual([[2, 'promote pi4-2026.11 to production', [{ kind: 'image', device: B, from: 'pi4-2026.10', to: 'pi4-2026.11' }]]]);
-    expect(entries[0].git.sha).toBe(git('rev-parse', 'HEAD'));
-    expect(result.stdout).not.toContain('runner-token');
-  });
-
-  it('leaves the tracked stack files as they were', () => {
-    for (const [file, text] of stackFiles) expect(fs.readFileSync(path.join(repoRoot, file), 'utf8')).toBe(text);
-  });
+      await ws.ok(['up', '--yes', '--refresh', '--stack', 'canary', '--config-file', configFile('canary'), '--message', 'canary: correct drift']);
+      const rows = await ringStatus({ stack: 'canary', env: ws.env });
+      expect(rows).toEqual([
+        {
+          id: A,
+          deviceType: 'pi4-v3-arm64',
+          ring: 'canary',
+          desiredImage: 'pi4-2026.11',
+          runningImage: 'pi4-2026.11',
+          configuration: 'in sync',
+          lastDeployment: expect.objectContaining({ status: 'success', artifact: 'pi4-2026.11' }),
+          converged: true,
+        },
+      ]);
+      const production = await ringStatus({ stack: 'production', env: ws.env });
+      expect(production.map((r) => [r.id, r.runningImage, r.configuration, r.lastDeployment?.status, r.converged])).toEqual([
+        [B, 'pi4-2026.11', 'in sync', 'success', true],
+        [C, 'pi3-2026.11', 'none', 'success', true],
+      ]);
+    });
+    await step('audits every update of canary in the fleet terms', async () => {
+      const entries = auditEntries(await loadAuditUpdates({ stack: 'canary', env: ws.env }));
+      expect(normalised(formatAudit(entries))).toBe(
+        [
+          '#1 <time>  commit <head> by <author>  "canary: first apply"',
+          `    device ${A}: joined the ring canary, image pi4-2026.10`,
+          `    device ${A}: configuration set (keys kiosk_url, os_image)`,
+          '#2 <time>  commit <head> by <author>  "roll pi4-2026.11 to canary"',
+          `    device ${A}: image pi4-2026.10 → pi4-2026.11`,
+          `    device ${A}: configuration keys os_image changed`,
+          '#3 <time>  commit <head> by <author>  "canary: correct drift"',
+          `    device ${A}: configuration sent again (drift corrected)`,
+        ].join('\n'),
+      );
+      // Traceability: the commit and its author, as Pulumi recorded them from the checkout.
+      const head = git('rev-parse', 'HEAD');
+      for (const entry of entries) {
+        expect(entry.git).toMatchObject({ sha: head, author: git('log', '-1', '--format=%an'), authorEmail: git('log', '-1', '--format=%ae') });
+        expect(entry.startTime).toMatch(/^\d{4}-\d\d-\d\dT/);
+      }
+    });
+    await step('audits production, with the override and secret keys named but never their values', async () => {
+      const text = normalised(formatAudit(auditEntries(await loadAuditUpdates({ stack: 'production', env: ws.env }))));
+      expect(text).toBe(
+        [
+          '#1 <time>  commit <head> by <author>  "production: first apply"',
+          `    device ${B}: joined the ring production, image pi4-2026.10`,
+          `    device ${B}: configuration set (keys runner_labels and secret keys runner_token)`,
+          `    device ${C}: joined the ring production, image pi3-2026.10`,
+          '#2 <time>  commit <head> by <author>  "promote pi4-2026.11 to production"',
+          `    device ${B}: image pi4-2026.10 → pi4-2026.11`,
+          '#3 <time>  commit <head> by <author>  "pi3-2026.11 without canary; new runner token"',
+          '    promotion override: pi3-2026.11 (no canary device of type pi3-arm64)',
+          `    device ${B}: configuration keys runner_labels and secret keys runner_token changed`,
+          `    device ${C}: image pi3-2026.10 → pi3-2026.11`,
+        ].join('\n'),
+      );
+      expect(text).not.toContain('runner-token');
+    });
+    await step('prints machine-readable entries for a range with --json', async () => {
+      const result = await fleetCli(['audit', '--stack', 'production', '--from', '2', '--to', '2', '--json'], ws.env);
+      expect(result.code).toBe(0);
+      const entries = JSON.parse(result.stdout) as { version: number; message: string; changes: unknown[]; git: { sha: string } }[];
+      expect(entries.map((e) => [e.version, e.message, e.changes])).toEqual([[2, 'promote pi4-2026.11 to production', [{ kind: 'image', device: B, from: 'pi4-2026.10', to: 'pi4-2026.11' }]]]);
+      expect(entries[0].git.sha).toBe(git('rev-parse', 'HEAD'));
+      expect(result.stdout).not.toContain('runner-token');
+    });
+    await step('leaves the tracked stack files as they were', () => {
+      for (const [file, text] of stackFiles) expect(fs.readFileSync(path.join(repoRoot, file), 'utf8')).toBe(text);
+    });
+  }, 2_400_000);
 });

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { parseWorld } from '../../emulator';
 import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { step } from '../helpers/step';
 
 const TOKEN = 'demo-personal-access-token';
 const world = parseWorld(fs.readFileSync(path.join(repoRoot, 'demo', 'world.yaml'), 'utf8'), 'demo/world.yaml');
@@ -43,6 +44,8 @@ describe('the fleet program against the emulator', () => {
     if (brokenFleet) fs.rmSync(brokenFleet, { recursive: true, force: true });
   });
 
+  // Apart from the scenario: the broken program stops before it registers a resource, so what
+  // the stack holds does not matter, and a failed preview changes nothing.
   it('stops a broken fleet before anything reaches Mender, naming file and line', async () => {
     await emu.clearRequests();
     const result = await ws.run(['preview', '--stack', 'canary'], { env: { FLEET_PATH: brokenFleet } });
@@ -53,54 +56,53 @@ describe('the fleet program against the emulator', () => {
     expect(await emu.requests()).toEqual([]);
   });
 
-  it('previews the canary ring as a fleet plan without mutating anything', async () => {
-    await emu.clearRequests();
-    const { stdout } = await ws.ok(['preview', '--stack', 'canary']);
-    for (const line of [
-      'mender:ImageRelease 2026-11-20-iot-gate-imx8-bookworm-arm64-rc1 create',
-      'mender:MenderDeployment 2026-11-02-pi4-bookworm-arm64 create',
-      'mender:DeviceConfigurationSet pi4/kiosk.json create',
-    ]) {
-      expect(stdout).toContain(line);
-    }
-    expect(stdout).toMatch(/\+ 11 to create/);
-    expect(mutating(await emu.requests())).toEqual([]);
-  });
-
-  it('converges the canary devices and touches no production device', async () => {
-    const before = await running(emu);
-    await ws.ok(['up', '--yes', '--stack', 'canary']);
-    const after = await running(emu);
-    expect(Object.fromEntries(CANARY.map((id) => [id, after[id]]))).toEqual({
-      '048312b5-0456-47a7-9e83-b636f4c0a689': '2026-11-02-pi2-bookworm-armhf',
-      '3fb4632b-96b9-475d-ac89-02255bd15b6f': '2026-11-02-pi4-bookworm-arm64',
-      '50a28c2e-3ee8-4559-a5b9-3ce47c881c5d': '2026-11-02-pi3-bookworm-arm64',
-      '5ef8c955-4f87-4243-adcd-160f70c3c45e': '2026-11-20-iot-gate-imx8-bookworm-arm64-rc1',
+  it('the canary ring from preview to a second up', async () => {
+    await step('previews the canary ring as a fleet plan without mutating anything', async () => {
+      await emu.clearRequests();
+      const { stdout } = await ws.ok(['preview', '--stack', 'canary']);
+      for (const line of [
+        'mender:ImageRelease 2026-11-20-iot-gate-imx8-bookworm-arm64-rc1 create',
+        'mender:MenderDeployment 2026-11-02-pi4-bookworm-arm64 create',
+        'mender:DeviceConfigurationSet pi4/kiosk.json create',
+      ]) {
+        expect(stdout).toContain(line);
+      }
+      expect(stdout).toMatch(/\+ 11 to create/);
+      expect(mutating(await emu.requests())).toEqual([]);
     });
-    for (const id of PRODUCTION) expect(after[id]).toBe(before[id]);
+    await step('converges the canary devices and touches no production device', async () => {
+      const before = await running(emu);
+      await ws.ok(['up', '--yes', '--stack', 'canary']);
+      const after = await running(emu);
+      expect(Object.fromEntries(CANARY.map((id) => [id, after[id]]))).toEqual({
+        '048312b5-0456-47a7-9e83-b636f4c0a689': '2026-11-02-pi2-bookworm-armhf',
+        '3fb4632b-96b9-475d-ac89-02255bd15b6f': '2026-11-02-pi4-bookworm-arm64',
+        '50a28c2e-3ee8-4559-a5b9-3ce47c881c5d': '2026-11-02-pi3-bookworm-arm64',
+        '5ef8c955-4f87-4243-adcd-160f70c3c45e': '2026-11-20-iot-gate-imx8-bookworm-arm64-rc1',
+      });
+      for (const id of PRODUCTION) expect(after[id]).toBe(before[id]);
 
-    const deployments = await emu.api<{ id: string; type?: string }[]>('GET', '/api/management/v2/deployments/deployments?per_page=100');
-    const targeted = new Set<string>();
-    for (const d of deployments) {
-      for (const device of await emu.api<{ id: string }[]>('GET', `/api/management/v1/deployments/deployments/${d.id}/devices/list?per_page=100`)) targeted.add(device.id);
-    }
-    expect([...targeted].sort()).toEqual(CANARY);
+      const deployments = await emu.api<{ id: string; type?: string }[]>('GET', '/api/management/v2/deployments/deployments?per_page=100');
+      const targeted = new Set<string>();
+      for (const d of deployments) {
+        for (const device of await emu.api<{ id: string }[]>('GET', `/api/management/v1/deployments/deployments/${d.id}/devices/list?per_page=100`)) targeted.add(device.id);
+      }
+      expect([...targeted].sort()).toEqual(CANARY);
 
-    // A secret only so that previews do not print a line per device.
-    expect(JSON.parse((await ws.ok(['stack', 'output', 'devices', '--json', '--stack', 'canary'])).stdout)).toBe('[secret]');
-    const outputs = JSON.parse((await ws.ok(['stack', 'output', 'devices', '--json', '--show-secrets', '--stack', 'canary'])).stdout) as Record<string, { ring: string; ringSource: string }>;
-    expect(Object.keys(outputs).sort()).toEqual(CANARY);
-    expect(outputs['048312b5-0456-47a7-9e83-b636f4c0a689']).toMatchObject({ ring: 'canary', ringSource: 'device' });
-  });
-
-  it('does nothing on a second up', async () => {
-    await emu.clearRequests();
-    const { stdout } = await ws.ok(['up', '--yes', '--stack', 'canary']);
-    expect(stdout).toMatch(/11 unchanged/);
-    expect(mutating(await emu.requests())).toEqual([]);
-  });
-
-  it('leaves the tracked stack files as they were', () => {
-    for (const [file, text] of stackFiles) expect(fs.readFileSync(path.join(repoRoot, file), 'utf8')).toBe(text);
-  });
+      // A secret only so that previews do not print a line per device.
+      expect(JSON.parse((await ws.ok(['stack', 'output', 'devices', '--json', '--stack', 'canary'])).stdout)).toBe('[secret]');
+      const outputs = JSON.parse((await ws.ok(['stack', 'output', 'devices', '--json', '--show-secrets', '--stack', 'canary'])).stdout) as Record<string, { ring: string; ringSource: string }>;
+      expect(Object.keys(outputs).sort()).toEqual(CANARY);
+      expect(outputs['048312b5-0456-47a7-9e83-b636f4c0a689']).toMatchObject({ ring: 'canary', ringSource: 'device' });
+    });
+    await step('does nothing on a second up', async () => {
+      await emu.clearRequests();
+      const { stdout } = await ws.ok(['up', '--yes', '--stack', 'canary']);
+      expect(stdout).toMatch(/11 unchanged/);
+      expect(mutating(await emu.requests())).toEqual([]);
+    });
+    await step('leaves the tracked stack files as they were', () => {
+      for (const [file, text] of stackFiles) expect(fs.readFileSync(path.join(repoRoot, file), 'utf8')).toBe(text);
+    });
+  }, 960_000);
 });

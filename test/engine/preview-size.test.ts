@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { generateFleet } from '../../bench/generated-fleet';
 import { EmulatorHandle, emulatorFor } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { step } from '../helpers/step';
 
 const TOKEN = 'preview-size-token';
 const SMALL = 20;
@@ -47,27 +48,28 @@ describe('a no-op preview of the fleet program', () => {
     return result.stdout + result.stderr;
   };
 
-  it('prints the same few lines at 20 and at 400 devices, and no device id', async () => {
-    // Everything is to be created, so the outputs are printed: before the per-device summary
-    // became a secret output, each device added ~280 characters here. (With --diff the
-    // deployments' device lists, inputs of the resources, would be printed too.)
-    const small = await preview('small');
-    const big = await preview('large');
-    expect(big).toMatch(/^\s+devices\s*: "?\[secret\]"?$/m);
-    expect(big).toMatch(/^\s+deviceCount\s*: 3\d\d$/m);
-    for (const output of [small, big]) {
-      expect(output.length).toBeLessThan(5000);
-      expect(output).not.toContain(large.world.devices[0].id);
-    }
-    // What differs is a count (20 → 400 devices), not a line per device.
-    expect(Math.abs(big.length - small.length)).toBeLessThan(20);
-  });
-
-  it('prints a no-op preview of 400 devices in a few lines', async () => {
-    await ws.ok(['up', '--yes', '--stack', 'production', '--config-file', configFile], { env: { FLEET_PATH: path.join(work, 'large') } });
-    // As preview.yml runs it, with the diff.
-    const output = await preview('large', ['--diff']);
-    expect(output).toMatch(/Resources:\s+\d+ unchanged\s*$/m);
-    expect(output.length).toBeLessThan(1000);
-  });
+  it('the preview at 20 and 400 devices, before and after the up', async () => {
+    await step('prints the same few lines at 20 and at 400 devices, and no device id', async () => {
+      // Everything is to be created, so the outputs are printed: before the per-device summary
+      // became a secret output, each device added ~280 characters here. (With --diff the
+      // deployments' device lists, inputs of the resources, would be printed too.)
+      const small = await preview('small');
+      const big = await preview('large');
+      expect(big).toMatch(/^\s+devices\s*: "?\[secret\]"?$/m);
+      expect(big).toMatch(/^\s+deviceCount\s*: 3\d\d$/m);
+      for (const output of [small, big]) {
+        expect(output.length).toBeLessThan(5000);
+        expect(output).not.toContain(large.world.devices[0].id);
+      }
+      // What differs is a count (20 → 400 devices), not a line per device.
+      expect(Math.abs(big.length - small.length)).toBeLessThan(20);
+    });
+    await step('prints a no-op preview of 400 devices in a few lines', async () => {
+      await ws.ok(['up', '--yes', '--stack', 'production', '--config-file', configFile], { env: { FLEET_PATH: path.join(work, 'large') } });
+      // As preview.yml runs it, with the diff.
+      const output = await preview('large', ['--diff']);
+      expect(output).toMatch(/Resources:\s+\d+ unchanged\s*$/m);
+      expect(output.length).toBeLessThan(1000);
+    });
+  }, 480_000);
 });

@@ -11,6 +11,7 @@ import { EmulatorHandle, emulatorFor, mutating, ApiDeployment } from '../helpers
 import { interruptedRollout, ROLLOUT_ARTIFACT } from '../helpers/interrupted-rollout';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot, initResourcesStack } from '../helpers/pulumi';
 import { engineProcesses as allEngineProcesses, alive, cmdline, killAll } from '../helpers/processes';
+import { step } from '../helpers/step';
 
 /** The engine's processes that are not yet dead. */
 const engineProcesses = (backendDir: string): number[] => allEngineProcesses(backendDir).filter(alive);
@@ -96,89 +97,96 @@ describe('fleet recover', () => {
     await emu.clearRequests();
   });
 
-  it('after a killed up: stops what it left running, removes its lock and pending operation; the next up converges without a second deployment', async () => {
-    const stack = 'recover';
-    await initResourcesStack(ws, { stack, desiredFile: path.join(workDir, 'desired.json'), serverUrl: emu.emulator.url, token: TOKEN });
-    const { up, exited } = await upUntilDeploymentCreated(ws, emu, stack);
-    children.push(up);
-    process.kill(-up.pid!, 'SIGKILL');
-    expect((await exited).signal).toBe('SIGKILL');
+  // One scenario: the live update deploys to the devices the killed up's recovery left converged,
+  // and the first step counts every deployment on the server, so neither may run before the other.
+  it('recovers a killed up, then refuses a live one that then finishes', async () => {
+    await step('after a killed up: stops what it left running, removes its lock and pending operation; the next up converges without a second deployment', async () => {
+      const stack = 'recover';
+      await initResourcesStack(ws, { stack, desiredFile: path.join(workDir, 'desired.json'), serverUrl: emu.emulator.url, token: TOKEN });
+      const { up, exited } = await upUntilDeploymentCreated(ws, emu, stack);
+      children.push(up);
+      process.kill(-up.pid!, 'SIGKILL');
+      expect((await exited).signal).toBe('SIGKILL');
 
-    // The kill of the CLI's group left the dynamic provider and the language host running.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const leftBehind = engineProcesses(ws.backendDir);
-    expect(leftBehind.map(cmdline)).toEqual(expect.arrayContaining([expect.stringContaining('cmd/dynamic-provider'), expect.stringContaining('pulumi-language-nodejs')]));
-    const locks = filesUnder(path.join(ws.backendDir, '.pulumi', 'locks')).filter((f) => f.endsWith('.json'));
-    expect(locks).toHaveLength(1);
-    // A plain `up` fails on the lock: this is what recover is for.
-    const blocked = await ws.run(['up', '--yes', '--stack', stack], { cwd: program });
-    expect(blocked.code).not.toBe(0);
-    expect(blocked.stderr + blocked.stdout).toMatch(/locked/i);
-    const made = (await emu.api<ApiDeployment[]>('GET', `${DEPLOYMENTS}?per_page=500`)).filter((d) => d.type !== 'configuration');
-    expect(made).toHaveLength(1);
+      // The kill of the CLI's group left the dynamic provider and the language host running.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const leftBehind = engineProcesses(ws.backendDir);
+      expect(leftBehind.map(cmdline)).toEqual(expect.arrayContaining([expect.stringContaining('cmd/dynamic-provider'), expect.stringContaining('pulumi-language-nodejs')]));
+      const locks = filesUnder(path.join(ws.backendDir, '.pulumi', 'locks')).filter((f) => f.endsWith('.json'));
+      expect(locks).toHaveLength(1);
+      // A plain `up` fails on the lock: this is what recover is for.
+      const blocked = await ws.run(['up', '--yes', '--stack', stack], { cwd: program });
+      expect(blocked.code).not.toBe(0);
+      expect(blocked.stderr + blocked.stdout).toMatch(/locked/i);
+      const made = (await emu.api<ApiDeployment[]>('GET', `${DEPLOYMENTS}?per_page=500`)).filter((d) => d.type !== 'configuration');
+      expect(made).toHaveLength(1);
 
-    const recovered = await fleet(['recover', '--stack', stack, '--min-age', '0'], ws.env);
-    expect(recovered.stderr).toBe('');
-    expect(recovered.code).toBe(0);
-    const lines = recovered.stdout.trim().split('\n');
-    // The provider is stopped first, then the language host, then the lock and the pending operation go.
-    expect(lines[0]).toMatch(new RegExp(`^recover: ${stack}: stopped the dynamic provider \\(pid \\d+, engine 127\\.0\\.0\\.1:\\d+\\) left behind by the dead update ${up.pid}@${os.hostname()}`));
-    expect(lines.some((l) => /stopped the language host/.test(l))).toBe(true);
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`removed the lock \\.pulumi/locks/organization/resources-probe/${stack}/[0-9a-f-]+\\.json`)));
-    expect(lines).toContainEqual(expect.stringMatching(/removed the pending operation "creating" of urn:pulumi:recover::resources-probe::pulumi-nodejs:dynamic\/mender:MenderDeployment::pi4-2026\.12$/));
-    expect(lines[lines.length - 1]).toBe(
-      `recover: ${stack}: next up: MenderDeployment ${ARTIFACT} adopts the unfinished Mender deployments named "${stack}:${ARTIFACT}:…" and deploys only to devices that neither run ${ARTIFACT} nor are on their way to it`,
-    );
-    expect(engineProcesses(ws.backendDir)).toEqual([]);
-    expect(filesUnder(path.join(ws.backendDir, '.pulumi', 'locks')).filter((f) => f.endsWith('.json'))).toEqual([]);
-    const state = JSON.parse((await ws.ok(['stack', 'export', '--stack', stack], { cwd: program })).stdout) as { deployment: { pending_operations?: unknown[] } };
-    expect(state.deployment.pending_operations ?? []).toEqual([]);
+      const recovered = await fleet(['recover', '--stack', stack, '--min-age', '0'], ws.env);
+      expect(recovered.stderr).toBe('');
+      expect(recovered.code).toBe(0);
+      const lines = recovered.stdout.trim().split('\n');
+      // The provider is stopped first, then the language host, then the lock and the pending operation go.
+      expect(lines[0]).toMatch(new RegExp(`^recover: ${stack}: stopped the dynamic provider \\(pid \\d+, engine 127\\.0\\.0\\.1:\\d+\\) left behind by the dead update ${up.pid}@${os.hostname()}`));
+      expect(lines.some((l) => /stopped the language host/.test(l))).toBe(true);
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`removed the lock \\.pulumi/locks/organization/resources-probe/${stack}/[0-9a-f-]+\\.json`)));
+      expect(lines).toContainEqual(expect.stringMatching(/removed the pending operation "creating" of urn:pulumi:recover::resources-probe::pulumi-nodejs:dynamic\/mender:MenderDeployment::pi4-2026\.12$/));
+      expect(lines[lines.length - 1]).toBe(
+        `recover: ${stack}: next up: MenderDeployment ${ARTIFACT} adopts the unfinished Mender deployments named "${stack}:${ARTIFACT}:…" and deploys only to devices that neither run ${ARTIFACT} nor are on their way to it`,
+      );
+      expect(engineProcesses(ws.backendDir)).toEqual([]);
+      expect(filesUnder(path.join(ws.backendDir, '.pulumi', 'locks')).filter((f) => f.endsWith('.json'))).toEqual([]);
+      const state = JSON.parse((await ws.ok(['stack', 'export', '--stack', stack], { cwd: program })).stdout) as { deployment: { pending_operations?: unknown[] } };
+      expect(state.deployment.pending_operations ?? []).toEqual([]);
 
-    // The offline device comes back; the next up adopts the deployment and converges.
-    await emu.admin('POST', `/devices/${OFFLINE}/behavior`, {});
-    await emu.clearRequests();
-    const again = await ws.ok(['up', '--yes', '--stack', stack], { cwd: program });
-    expect(again.stdout).toMatch(/1 created/);
-    expect(mutating(await emu.requests()).filter((r) => r.method === 'POST' && r.path === DEPLOYMENTS)).toEqual([]);
-    expect(await runningImage(emu, SLOW)).toBe(ARTIFACT);
-    expect(await runningImage(emu, OFFLINE)).toBe(ARTIFACT);
-    const software = (await emu.api<ApiDeployment[]>('GET', `${DEPLOYMENTS}?per_page=500`)).filter((d) => d.type !== 'configuration');
-    expect(software.map((d) => d.id)).toEqual([made[0].id]);
+      // The offline device comes back; the next up adopts the deployment and converges.
+      await emu.admin('POST', `/devices/${OFFLINE}/behavior`, {});
+      await emu.clearRequests();
+      const again = await ws.ok(['up', '--yes', '--stack', stack], { cwd: program });
+      expect(again.stdout).toMatch(/1 created/);
+      expect(mutating(await emu.requests()).filter((r) => r.method === 'POST' && r.path === DEPLOYMENTS)).toEqual([]);
+      expect(await runningImage(emu, SLOW)).toBe(ARTIFACT);
+      expect(await runningImage(emu, OFFLINE)).toBe(ARTIFACT);
+      const software = (await emu.api<ApiDeployment[]>('GET', `${DEPLOYMENTS}?per_page=500`)).filter((d) => d.type !== 'configuration');
+      expect(software.map((d) => d.id)).toEqual([made[0].id]);
 
-    // Nothing is left to recover.
-    const second = await fleet(['recover', '--stack', stack, '--min-age', '0'], ws.env);
-    expect(second.code).toBe(0);
-    expect(second.stdout.trim()).toBe(`recover: ${stack}: no stale lock, no pending operation: nothing to do`);
-  });
+      // Nothing is left to recover.
+      const second = await fleet(['recover', '--stack', stack, '--min-age', '0'], ws.env);
+      expect(second.code).toBe(0);
+      expect(second.stdout.trim()).toBe(`recover: ${stack}: no stale lock, no pending operation: nothing to do`);
+    });
+    await step('refuses a live update and changes nothing; the update then finishes', async () => {
+      // As beforeEach did when this was a test of its own: the offline device keeps the update running.
+      await emu.admin('POST', `/devices/${OFFLINE}/behavior`, { offline: true });
+      await emu.clearRequests();
+      const stack = 'recover-live';
+      const liveDesired = path.join(workDir, 'desired-live.json');
+      // Another artifact's name prefix: its own deployment, the same two devices.
+      fs.writeFileSync(liveDesired, JSON.stringify({ ...desired, deployments: [{ ...desired.deployments[0], name: 'live' }] }));
+      await initResourcesStack(ws, { stack, desiredFile: liveDesired, serverUrl: emu.emulator.url, token: TOKEN });
+      await emu.admin('POST', `/devices/${SLOW}/inventory`, { artifact_name: 'pi4-2026.10' });
+      await emu.admin('POST', `/devices/${OFFLINE}/inventory`, { artifact_name: 'pi4-2026.10' });
+      await emu.clearRequests();
+      const { up, output, exited } = await upUntilDeploymentCreated(ws, emu, stack);
+      children.push(up);
+      const before = engineProcesses(ws.backendDir);
+      const locks = filesUnder(path.join(ws.backendDir, '.pulumi', 'locks')).filter((f) => f.endsWith('.json'));
 
-  it('refuses a live update and changes nothing; the update then finishes', async () => {
-    const stack = 'recover-live';
-    const liveDesired = path.join(workDir, 'desired-live.json');
-    // Another artifact's name prefix: its own deployment, the same two devices.
-    fs.writeFileSync(liveDesired, JSON.stringify({ ...desired, deployments: [{ ...desired.deployments[0], name: 'live' }] }));
-    await initResourcesStack(ws, { stack, desiredFile: liveDesired, serverUrl: emu.emulator.url, token: TOKEN });
-    await emu.admin('POST', `/devices/${SLOW}/inventory`, { artifact_name: 'pi4-2026.10' });
-    await emu.admin('POST', `/devices/${OFFLINE}/inventory`, { artifact_name: 'pi4-2026.10' });
-    await emu.clearRequests();
-    const { up, output, exited } = await upUntilDeploymentCreated(ws, emu, stack);
-    children.push(up);
-    const before = engineProcesses(ws.backendDir);
-    const locks = filesUnder(path.join(ws.backendDir, '.pulumi', 'locks')).filter((f) => f.endsWith('.json'));
+      const refused = await fleet(['recover', '--stack', stack, '--min-age', '0'], ws.env);
+      expect(refused.code).toBe(2);
+      expect(refused.stdout).toContain(`recover: ${stack}: refused: update ${up.pid}@${os.hostname()}`);
+      expect(refused.stdout).toContain(`may still run: its process ${up.pid} still runs on this host`);
+      expect(refused.stdout).not.toMatch(/stopped|removed/);
+      expect(filesUnder(path.join(ws.backendDir, '.pulumi', 'locks')).filter((f) => f.endsWith('.json'))).toEqual(locks);
+      expect(engineProcesses(ws.backendDir)).toEqual(expect.arrayContaining(before));
 
-    const refused = await fleet(['recover', '--stack', stack, '--min-age', '0'], ws.env);
-    expect(refused.code).toBe(2);
-    expect(refused.stdout).toContain(`recover: ${stack}: refused: update ${up.pid}@${os.hostname()}`);
-    expect(refused.stdout).toContain(`may still run: its process ${up.pid} still runs on this host`);
-    expect(refused.stdout).not.toMatch(/stopped|removed/);
-    expect(filesUnder(path.join(ws.backendDir, '.pulumi', 'locks')).filter((f) => f.endsWith('.json'))).toEqual(locks);
-    expect(engineProcesses(ws.backendDir)).toEqual(expect.arrayContaining(before));
+      await emu.admin('POST', `/devices/${OFFLINE}/behavior`, {});
+      const result = await exited;
+      expect({ code: result.code, output: result.code === 0 ? '' : output.join('') }).toEqual({ code: 0, output: '' });
+      expect(await runningImage(emu, OFFLINE)).toBe(ARTIFACT);
+    });
+  }, 480_000);
 
-    await emu.admin('POST', `/devices/${OFFLINE}/behavior`, {});
-    const result = await exited;
-    expect({ code: result.code, output: result.code === 0 ? '' : output.join('') }).toEqual({ code: 0, output: '' });
-    expect(await runningImage(emu, OFFLINE)).toBe(ARTIFACT);
-  });
-
+  // Apart from the scenario: a stack and a lock of its own, and no device.
   it('refuses a lock of another host younger than --min-age, and removes it once older', async () => {
     const stack = 'recover-foreign';
     await ws.ok(['stack', 'init', stack], { cwd: program });

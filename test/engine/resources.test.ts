@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot, initResourcesStack } from '../helpers/pulumi';
+import { step } from '../helpers/step';
 
 const program = path.join(repoRoot, 'test', 'fixtures', 'resources-program');
 const stack = 'canary';
@@ -68,59 +69,57 @@ describe('ImageRelease, MenderDeployment and DeviceConfiguration through the eng
     if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
   });
 
-  it('previews the plan without a single mutating request', async () => {
-    await emu.clearRequests();
-    const { stdout } = await ws.ok(['preview', '--stack', stack], inProgram());
-    expect(stdout).toMatch(/\+ 6 to create/);
-    expect(stdout).toContain('mender:MenderDeployment');
-    expect(mutating(await emu.requests())).toEqual([]);
-    expect(await runningImage(emu, PI4_A)).toBe('pi4-2026.10');
-  });
+  it('the three resources from preview to a redeployed reflashed device', async () => {
+    await step('previews the plan without a single mutating request', async () => {
+      await emu.clearRequests();
+      const { stdout } = await ws.ok(['preview', '--stack', stack], inProgram());
+      expect(stdout).toMatch(/\+ 6 to create/);
+      expect(stdout).toContain('mender:MenderDeployment');
+      expect(mutating(await emu.requests())).toEqual([]);
+      expect(await runningImage(emu, PI4_A)).toBe('pi4-2026.10');
+    });
+    await step('converges the devices on up', async () => {
+      const { stdout } = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
+      expect(stdout).toMatch(/6 created/);
+      expect(await runningImage(emu, PI4_A)).toBe('pi4-2026.11');
+      expect(await runningImage(emu, PI4_B)).toBe('pi4-2026.11');
+      expect(await runningImage(emu, PI3)).toBe('pi3-2026.11');
+      const configuration = await emu.api<{ reported: Record<string, string> }>('GET', `/api/management/v1/deviceconfig/configurations/device/${PI4_A}`);
+      expect(configuration.reported).toEqual({ kiosk_url: 'https://example.org', runner_token: SECRET });
+      const software = (await emu.api<{ name: string; type?: string }[]>('GET', '/api/management/v2/deployments/deployments?per_page=100')).filter((d) => d.type !== 'configuration');
+      expect(software).toHaveLength(2);
+      expect(stdout).not.toContain(SECRET);
+      expect(stdout).not.toContain(TOKEN);
+    });
+    await step('does nothing on a second up: zero mutating requests', async () => {
+      await emu.clearRequests();
+      const { stdout } = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
+      expect(stdout).toMatch(/6 unchanged/);
+      expect(mutating(await emu.requests())).toEqual([]);
+    });
+    await step('keeps secrets and the token out of the state', async () => {
+      const exported = await ws.ok(['stack', 'export', '--stack', stack], inProgram());
+      expect(exported.stdout).not.toContain(SECRET);
+      expect(exported.stdout).not.toContain(TOKEN);
+      const outputs = await ws.ok(['stack', 'output', '--json', '--stack', stack], inProgram());
+      expect(outputs.stdout).not.toContain(SECRET);
+    });
+    await step('finds a reflashed device on refresh and redeploys it on the next up', async () => {
+      await emu.admin('POST', `/devices/${PI4_B}/inventory`, { artifact_name: 'pi4-2026.10', 'rootfs-image.version': 'pi4-2026.10' });
+      const refresh = await ws.ok(['refresh', '--yes', '--stack', stack, '--diff'], inProgram());
+      expect(refresh.stdout).toContain(PI4_B);
 
-  it('converges the devices on up', async () => {
-    const { stdout } = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
-    expect(stdout).toMatch(/6 created/);
-    expect(await runningImage(emu, PI4_A)).toBe('pi4-2026.11');
-    expect(await runningImage(emu, PI4_B)).toBe('pi4-2026.11');
-    expect(await runningImage(emu, PI3)).toBe('pi3-2026.11');
-    const configuration = await emu.api<{ reported: Record<string, string> }>('GET', `/api/management/v1/deviceconfig/configurations/device/${PI4_A}`);
-    expect(configuration.reported).toEqual({ kiosk_url: 'https://example.org', runner_token: SECRET });
-    const software = (await emu.api<{ name: string; type?: string }[]>('GET', '/api/management/v2/deployments/deployments?per_page=100')).filter((d) => d.type !== 'configuration');
-    expect(software).toHaveLength(2);
-    expect(stdout).not.toContain(SECRET);
-    expect(stdout).not.toContain(TOKEN);
-  });
+      const preview = await ws.ok(['preview', '--stack', stack], inProgram());
+      expect(preview.stdout).toMatch(/~ 1 to update/);
 
-  it('does nothing on a second up: zero mutating requests', async () => {
-    await emu.clearRequests();
-    const { stdout } = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
-    expect(stdout).toMatch(/6 unchanged/);
-    expect(mutating(await emu.requests())).toEqual([]);
-  });
-
-  it('keeps secrets and the token out of the state', async () => {
-    const exported = await ws.ok(['stack', 'export', '--stack', stack], inProgram());
-    expect(exported.stdout).not.toContain(SECRET);
-    expect(exported.stdout).not.toContain(TOKEN);
-    const outputs = await ws.ok(['stack', 'output', '--json', '--stack', stack], inProgram());
-    expect(outputs.stdout).not.toContain(SECRET);
-  });
-
-  it('finds a reflashed device on refresh and redeploys it on the next up', async () => {
-    await emu.admin('POST', `/devices/${PI4_B}/inventory`, { artifact_name: 'pi4-2026.10', 'rootfs-image.version': 'pi4-2026.10' });
-    const refresh = await ws.ok(['refresh', '--yes', '--stack', stack, '--diff'], inProgram());
-    expect(refresh.stdout).toContain(PI4_B);
-
-    const preview = await ws.ok(['preview', '--stack', stack], inProgram());
-    expect(preview.stdout).toMatch(/~ 1 to update/);
-
-    await emu.clearRequests();
-    const up = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
-    expect(up.stdout).toMatch(/1 updated/);
-    expect(await runningImage(emu, PI4_B)).toBe('pi4-2026.11');
-    const created = mutating(await emu.requests()).filter((r) => r.method === 'POST' && r.path === '/api/management/v1/deployments/deployments');
-    expect(created).toHaveLength(1);
-  });
+      await emu.clearRequests();
+      const up = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
+      expect(up.stdout).toMatch(/1 updated/);
+      expect(await runningImage(emu, PI4_B)).toBe('pi4-2026.11');
+      const created = mutating(await emu.requests()).filter((r) => r.method === 'POST' && r.path === '/api/management/v1/deployments/deployments');
+      expect(created).toHaveLength(1);
+    });
+  }, 1_200_000);
 });
 
 // A create that fails after its Mender deployment exists (here: the rollout outlasts its

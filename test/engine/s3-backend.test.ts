@@ -10,6 +10,7 @@ import { s3HistoryFolder } from '../../cli/s3-backend';
 import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
 import { RunningMinio, startMinio } from '../helpers/minio';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { step } from '../helpers/step';
 
 const TOKEN = 's3-backend-test-token-4b2e';
 const A = 'a1a1a1a1-0000-4000-8000-0000000000a1'; // canary, kiosk with a secret pin
@@ -69,7 +70,7 @@ describe('the fleet state in an S3 bucket (MinIO)', () => {
   const stackFile = fs.readFileSync(path.join(repoRoot, 'Pulumi.canary.yaml'), 'utf8');
 
   /**
-   * The up that holds the lock, if a failing test left it running: afterAll brings its device
+   * The up that holds the lock, if a failing step left it running: afterAll brings its device
    * back so it ends normally (a killed CLI would leave its provider process behind).
    */
   let pending: { done: Promise<unknown>; release: () => Promise<unknown> } | undefined;
@@ -127,107 +128,107 @@ describe('the fleet state in an S3 bucket (MinIO)', () => {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('creates the stack in the bucket', async () => {
-    const whoami = JSON.parse((await s3.ws.ok(['whoami', '--json', '--verbose'])).stdout) as { url: string };
-    expect(whoami.url).toBe(minio.backendUrl);
-    await s3.ws.ok(['stack', 'init', 'canary']);
-    await file.ws.ok(['stack', 'init', 'canary']);
-    const stacks = JSON.parse((await s3.ws.ok(['stack', 'ls', '--json'])).stdout) as { name: string }[];
-    expect(stacks.map((s) => s.name)).toEqual(['canary']);
-    expect(await minio.keys('.pulumi/stacks/')).toContain('.pulumi/stacks/fleet/canary.json');
-  });
+  it('one ring with its state in the bucket: applied, locked during an update, then its history, status and audit', async () => {
+    await step('creates the stack in the bucket', async () => {
+      const whoami = JSON.parse((await s3.ws.ok(['whoami', '--json', '--verbose'])).stdout) as { url: string };
+      expect(whoami.url).toBe(minio.backendUrl);
+      await s3.ws.ok(['stack', 'init', 'canary']);
+      await file.ws.ok(['stack', 'init', 'canary']);
+      const stacks = JSON.parse((await s3.ws.ok(['stack', 'ls', '--json'])).stdout) as { name: string }[];
+      expect(stacks.map((s) => s.name)).toEqual(['canary']);
+      expect(await minio.keys('.pulumi/stacks/')).toContain('.pulumi/stacks/fleet/canary.json');
+    });
+    await step('applies the ring with its state in the bucket', async () => {
+      await upOk(s3, 'canary: first apply');
+      await upOk(file, 'canary: first apply');
+      const history = await minio.keys('.pulumi/history/fleet/canary/');
+      expect(history.filter((k) => k.endsWith('.checkpoint.json'))).toHaveLength(1);
+      expect(history.filter((k) => k.endsWith('.history.json'))).toHaveLength(1);
+      const outputs = JSON.parse((await s3.ws.ok(['stack', 'output', 'devices', '--json', '--show-secrets', '--stack', 'canary'])).stdout) as Record<string, { desiredImage: string }>;
+      expect(Object.fromEntries(Object.entries(outputs).map(([id, d]) => [id, d.desiredImage]))).toEqual({ [A]: 'pi4-2026.10', [D]: 'pi3-2026.10' });
+    });
+    await step('changes nothing on a second up: no mutating request to Mender', async () => {
+      await s3.emu.clearRequests();
+      const again = await upOk(s3, 'canary: nothing changed');
+      expect(again.stdout).toMatch(/Resources:\s+\d+ unchanged\s*\n\s*\n/);
+      expect(mutating(await s3.emu.requests())).toEqual([]);
+      await upOk(file, 'canary: nothing changed');
+    });
+    await step('holds the lock in the bucket during an update: a second up at the same time is refused', async () => {
+      writeFleet('group_vars/all.yml', allYml('pi4-2026.11'));
+      const env = { KIOSK_PIN: 'pin-2222' };
+      // The device is offline, so the rollout waits (holding the lock) until it is back.
+      await s3.emu.admin('POST', `/devices/${A}/behavior`, { offline: true });
+      const release = () => s3.emu.admin('POST', `/devices/${A}/behavior`, {});
+      const first = up(s3, 'roll pi4-2026.11 to canary; new pin', env);
+      pending = { done: first, release };
+      const locks = async () => minio.keys('.pulumi/locks/');
+      const started = Date.now();
+      while ((await locks()).length === 0) {
+        if (Date.now() - started > 180_000) throw new Error('the first up took no lock in the bucket within 180 s');
+        await sleep(250);
+      }
+      const [lock] = await locks();
+      expect(lock).toMatch(/^\.pulumi\/locks\/organization\/fleet\/canary\/[0-9a-f-]{36}\.json$/);
 
-  it('applies the ring with its state in the bucket', async () => {
-    await upOk(s3, 'canary: first apply');
-    await upOk(file, 'canary: first apply');
-    const history = await minio.keys('.pulumi/history/fleet/canary/');
-    expect(history.filter((k) => k.endsWith('.checkpoint.json'))).toHaveLength(1);
-    expect(history.filter((k) => k.endsWith('.history.json'))).toHaveLength(1);
-    const outputs = JSON.parse((await s3.ws.ok(['stack', 'output', 'devices', '--json', '--show-secrets', '--stack', 'canary'])).stdout) as Record<string, { desiredImage: string }>;
-    expect(Object.fromEntries(Object.entries(outputs).map(([id, d]) => [id, d.desiredImage]))).toEqual({ [A]: 'pi4-2026.10', [D]: 'pi3-2026.10' });
-  });
+      const second = await up(s3, 'a second up at the same time', env);
+      expect(second.code).not.toBe(0);
+      const refusal = second.stdout + second.stderr;
+      expect(refusal).toContain('the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.');
+      // The lock's URL (with the backend's query), who holds it and since when.
+      const escaped = `s3://${minio.bucket}/${lock}`.replace(/[.?]/g, '\\$&');
+      expect(refusal).toMatch(new RegExp(`\\n  ${escaped}\\?\\S*: created by \\S+@\\S+ \\(pid \\d+\\) at \\d{4}-\\d\\d-\\d\\dT`));
 
-  it('changes nothing on a second up: no mutating request to Mender', async () => {
-    await s3.emu.clearRequests();
-    const again = await upOk(s3, 'canary: nothing changed');
-    expect(again.stdout).toMatch(/Resources:\s+\d+ unchanged\s*\n\s*\n/);
-    expect(mutating(await s3.emu.requests())).toEqual([]);
-    await upOk(file, 'canary: nothing changed');
-  });
+      await release();
+      const finished = await first;
+      pending = undefined;
+      if (finished.code !== 0) throw new Error(`the first up failed\n${finished.stdout}\n${finished.stderr}`);
+      expect(await locks()).toEqual([]);
+      await upOk(file, 'roll pi4-2026.11 to canary; new pin', env);
+    });
+    await step('shows the stack history from the bucket, without the refused up', async () => {
+      const history = JSON.parse((await s3.ws.ok(['stack', 'history', '--json', '--stack', 'canary'])).stdout) as { kind: string; result: string; message: string }[];
+      expect(history.map((h) => [h.kind, h.result, h.message])).toEqual([
+        ['update', 'succeeded', 'roll pi4-2026.11 to canary; new pin'],
+        ['update', 'succeeded', 'canary: nothing changed'],
+        ['update', 'succeeded', 'canary: first apply'],
+      ]);
+    });
+    await step('shows the status of the ring from the state in the bucket', async () => {
+      const status = await fleetCli(['status', '--stack', 'canary'], s3.ws.env);
+      expect(status.stderr).toBe('');
+      expect(status.code).toBe(0);
+      expect(status.stdout).toContain('all 2 devices of canary converged');
+      expect(status.stdout).toMatch(new RegExp(`${A}.*pi4-2026\\.11.*pi4-2026\\.11.*in sync.*success \\(pi4-2026\\.11\\).*ok`));
+      expect(status.stdout).toMatch(new RegExp(`${D}.*pi3-2026\\.10.*pi3-2026\\.10.*none.*ok`));
+    });
+    await step('audits the ring from the checkpoints in the bucket, as on the file backend', async () => {
+      const onS3 = await fleetCli(['audit', '--stack', 'canary'], s3.ws.env);
+      const onFile = await fleetCli(['audit', '--stack', 'canary'], file.ws.env);
+      expect([onS3.code, onS3.stderr]).toEqual([0, '']);
+      expect([onFile.code, onFile.stderr]).toEqual([0, '']);
+      const expected = [
+        '#1 <time>  commit <head> by <author>  "canary: first apply"',
+        `    device ${A}: joined the ring canary, image pi4-2026.10`,
+        `    device ${A}: configuration set (keys kiosk_url, os_image and secret keys kiosk_pin)`,
+        `    device ${D}: joined the ring canary, image pi3-2026.10`,
+        '#2 <time>  commit <head> by <author>  "canary: nothing changed"',
+        '    no change on the fleet',
+        '#3 <time>  commit <head> by <author>  "roll pi4-2026.11 to canary; new pin"',
+        `    device ${A}: image pi4-2026.10 → pi4-2026.11`,
+        `    device ${A}: configuration keys os_image and secret keys kiosk_pin changed`,
+        '',
+      ].join('\n');
+      expect(normalised(onS3.stdout)).toBe(expected);
+      expect(normalised(onFile.stdout)).toBe(normalised(onS3.stdout));
+      expect(onS3.stdout).not.toMatch(/pin-1111|pin-2222/);
+    });
+    await step('leaves the tracked stack file as it was', () => {
+      expect(fs.readFileSync(path.join(repoRoot, 'Pulumi.canary.yaml'), 'utf8')).toBe(stackFile);
+    });
+  }, 2_160_000);
 
-  it('holds the lock in the bucket during an update: a second up at the same time is refused', async () => {
-    writeFleet('group_vars/all.yml', allYml('pi4-2026.11'));
-    const env = { KIOSK_PIN: 'pin-2222' };
-    // The device is offline, so the rollout waits (holding the lock) until it is back.
-    await s3.emu.admin('POST', `/devices/${A}/behavior`, { offline: true });
-    const release = () => s3.emu.admin('POST', `/devices/${A}/behavior`, {});
-    const first = up(s3, 'roll pi4-2026.11 to canary; new pin', env);
-    pending = { done: first, release };
-    const locks = async () => minio.keys('.pulumi/locks/');
-    const started = Date.now();
-    while ((await locks()).length === 0) {
-      if (Date.now() - started > 180_000) throw new Error('the first up took no lock in the bucket within 180 s');
-      await sleep(250);
-    }
-    const [lock] = await locks();
-    expect(lock).toMatch(/^\.pulumi\/locks\/organization\/fleet\/canary\/[0-9a-f-]{36}\.json$/);
-
-    const second = await up(s3, 'a second up at the same time', env);
-    expect(second.code).not.toBe(0);
-    const refusal = second.stdout + second.stderr;
-    expect(refusal).toContain('the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.');
-    // The lock's URL (with the backend's query), who holds it and since when.
-    const escaped = `s3://${minio.bucket}/${lock}`.replace(/[.?]/g, '\\$&');
-    expect(refusal).toMatch(new RegExp(`\\n  ${escaped}\\?\\S*: created by \\S+@\\S+ \\(pid \\d+\\) at \\d{4}-\\d\\d-\\d\\dT`));
-
-    await release();
-    const finished = await first;
-    pending = undefined;
-    if (finished.code !== 0) throw new Error(`the first up failed\n${finished.stdout}\n${finished.stderr}`);
-    expect(await locks()).toEqual([]);
-    await upOk(file, 'roll pi4-2026.11 to canary; new pin', env);
-  }, 480_000);
-
-  it('shows the stack history from the bucket, without the refused up', async () => {
-    const history = JSON.parse((await s3.ws.ok(['stack', 'history', '--json', '--stack', 'canary'])).stdout) as { kind: string; result: string; message: string }[];
-    expect(history.map((h) => [h.kind, h.result, h.message])).toEqual([
-      ['update', 'succeeded', 'roll pi4-2026.11 to canary; new pin'],
-      ['update', 'succeeded', 'canary: nothing changed'],
-      ['update', 'succeeded', 'canary: first apply'],
-    ]);
-  });
-
-  it('shows the status of the ring from the state in the bucket', async () => {
-    const status = await fleetCli(['status', '--stack', 'canary'], s3.ws.env);
-    expect(status.stderr).toBe('');
-    expect(status.code).toBe(0);
-    expect(status.stdout).toContain('all 2 devices of canary converged');
-    expect(status.stdout).toMatch(new RegExp(`${A}.*pi4-2026\\.11.*pi4-2026\\.11.*in sync.*success \\(pi4-2026\\.11\\).*ok`));
-    expect(status.stdout).toMatch(new RegExp(`${D}.*pi3-2026\\.10.*pi3-2026\\.10.*none.*ok`));
-  });
-
-  it('audits the ring from the checkpoints in the bucket, as on the file backend', async () => {
-    const onS3 = await fleetCli(['audit', '--stack', 'canary'], s3.ws.env);
-    const onFile = await fleetCli(['audit', '--stack', 'canary'], file.ws.env);
-    expect([onS3.code, onS3.stderr]).toEqual([0, '']);
-    expect([onFile.code, onFile.stderr]).toEqual([0, '']);
-    const expected = [
-      '#1 <time>  commit <head> by <author>  "canary: first apply"',
-      `    device ${A}: joined the ring canary, image pi4-2026.10`,
-      `    device ${A}: configuration set (keys kiosk_url, os_image and secret keys kiosk_pin)`,
-      `    device ${D}: joined the ring canary, image pi3-2026.10`,
-      '#2 <time>  commit <head> by <author>  "canary: nothing changed"',
-      '    no change on the fleet',
-      '#3 <time>  commit <head> by <author>  "roll pi4-2026.11 to canary; new pin"',
-      `    device ${A}: image pi4-2026.10 → pi4-2026.11`,
-      `    device ${A}: configuration keys os_image and secret keys kiosk_pin changed`,
-      '',
-    ].join('\n');
-    expect(normalised(onS3.stdout)).toBe(expected);
-    expect(normalised(onFile.stdout)).toBe(normalised(onS3.stdout));
-    expect(onS3.stdout).not.toMatch(/pin-1111|pin-2222/);
-  });
-
+  // Apart from the scenario: the bucket refuses the wrong key before it lists anything, whatever it holds.
   it('names the bucket, the server and what to do when the bucket refuses the audit, never the keys', async () => {
     const wrong = { ...s3.ws.env, AWS_SECRET_ACCESS_KEY: 'not-the-secret-key-of-this-bucket' };
     const refused = await s3HistoryFolder(minio.backendUrl, 'fleet', 'canary', wrong).then(
@@ -240,9 +241,5 @@ describe('the fleet state in an S3 bucket (MinIO)', () => {
     expect(refused.message).not.toContain('not-the-secret-key-of-this-bucket');
     expect(refused.message).not.toContain(minio.env.AWS_SECRET_ACCESS_KEY);
     expect(refused.message).not.toContain(minio.env.AWS_ACCESS_KEY_ID);
-  });
-
-  it('leaves the tracked stack file as it was', () => {
-    expect(fs.readFileSync(path.join(repoRoot, 'Pulumi.canary.yaml'), 'utf8')).toBe(stackFile);
   });
 });

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { parseWorld, RunningEmulator, startEmulator } from '../../emulator';
 import { LoggedRequest, mutating } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { step } from '../helpers/step';
 
 const TOKEN = 'demo-personal-access-token';
 const FIXTURE = path.join(repoRoot, 'test', 'fixtures', 'per-device-stack');
@@ -45,38 +46,37 @@ describe('upgrading a stack of per-device configurations', () => {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('holds one DeviceConfiguration per configured device before the upgrade', async () => {
-    const exported = JSON.parse((await ws.ok(['stack', 'export', '--stack', 'production'])).stdout) as Exported;
-    expect(typesOf(exported).filter((t) => t === 'DeviceConfiguration')).toHaveLength(2);
-  });
-
-  it('previews the move: sets created, per-device resources deleted, nothing sent', async () => {
-    await clearRequests();
-    const { stdout } = await ws.ok(['preview', '--stack', 'production']);
-    expect(stdout).toContain('mender:DeviceConfigurationSet pi3/kiosk.json create');
-    expect(stdout).toContain('mender:DeviceConfigurationSet pi4/github-runner.json create');
-    expect(stdout).toContain('mender:DeviceConfiguration f4580afc-7195-4c8b-b35a-e0248e6bd894 delete');
-    expect(stdout).toMatch(/\+ 2 to create\s+- 2 to delete/);
-    expect(mutating(await requests())).toEqual([]);
-  });
-
-  it('moves both stacks with up alone, without a mutating request to Mender', async () => {
-    for (const stack of ['canary', 'production']) {
+  it('two stacks of per-device configurations moved to sets by up', async () => {
+    await step('holds one DeviceConfiguration per configured device before the upgrade', async () => {
+      const exported = JSON.parse((await ws.ok(['stack', 'export', '--stack', 'production'])).stdout) as Exported;
+      expect(typesOf(exported).filter((t) => t === 'DeviceConfiguration')).toHaveLength(2);
+    });
+    await step('previews the move: sets created, per-device resources deleted, nothing sent', async () => {
       await clearRequests();
-      await ws.ok(['up', '--yes', '--stack', stack]);
+      const { stdout } = await ws.ok(['preview', '--stack', 'production']);
+      expect(stdout).toContain('mender:DeviceConfigurationSet pi3/kiosk.json create');
+      expect(stdout).toContain('mender:DeviceConfigurationSet pi4/github-runner.json create');
+      expect(stdout).toContain('mender:DeviceConfiguration f4580afc-7195-4c8b-b35a-e0248e6bd894 delete');
+      expect(stdout).toMatch(/\+ 2 to create\s+- 2 to delete/);
       expect(mutating(await requests())).toEqual([]);
-      const exported = JSON.parse((await ws.ok(['stack', 'export', '--stack', stack])).stdout) as Exported;
-      expect(typesOf(exported)).not.toContain('DeviceConfiguration');
-      expect(typesOf(exported)).toContain('DeviceConfigurationSet');
-    }
-  });
-
-  it('has nothing left to do afterwards', async () => {
-    for (const stack of ['canary', 'production']) {
-      await clearRequests();
-      const { stdout } = await ws.ok(['preview', '--stack', stack]);
-      expect(stdout).not.toMatch(/to (create|update|delete|replace)/);
-      expect(mutating(await requests())).toEqual([]);
-    }
-  });
+    });
+    await step('moves both stacks with up alone, without a mutating request to Mender', async () => {
+      for (const stack of ['canary', 'production']) {
+        await clearRequests();
+        await ws.ok(['up', '--yes', '--stack', stack]);
+        expect(mutating(await requests())).toEqual([]);
+        const exported = JSON.parse((await ws.ok(['stack', 'export', '--stack', stack])).stdout) as Exported;
+        expect(typesOf(exported)).not.toContain('DeviceConfiguration');
+        expect(typesOf(exported)).toContain('DeviceConfigurationSet');
+      }
+    });
+    await step('has nothing left to do afterwards', async () => {
+      for (const stack of ['canary', 'production']) {
+        await clearRequests();
+        const { stdout } = await ws.ok(['preview', '--stack', stack]);
+        expect(stdout).not.toMatch(/to (create|update|delete|replace)/);
+        expect(mutating(await requests())).toEqual([]);
+      }
+    });
+  }, 960_000);
 });
