@@ -7,5 +7,9 @@ module.exports = {
   // Engine tests run real `pulumi` processes; on a 2-core machine they need time, not retries.
   testTimeout: 240000,
   maxWorkers: 2,
+  // Each file's tests in a random order, the seed printed (`--seed=<n>` repeats it): no test may
+  // lean on another having run first (README, "Tests").
+  randomize: true,
+  showSeed: true,
   verbose: true,
 };
