@@ -29,7 +29,6 @@ export interface LockStore {
   close(): void;
 }
 
-
 /** The lock folders of a stack, relative to the backend's root: today's layout, then the legacy one. */
 export function lockFolders(project: string, stack: string): string[] {
   return [`.pulumi/locks/organization/${project}/${stack}/`, `.pulumi/locks/${stack}/`];

@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { LockStore, lockStoreFor } from './lock-store';
 import { leftBehindPlugins, mayBeAlive, StackLock, Staleness, stopProcess } from './stale-update';
-import { CliResult, pulumiCli } from './workspace';
+import { pulumiCli } from './workspace';
 
 export interface RecoverOptions {
   stack: string;
@@ -35,8 +35,6 @@ interface PendingOperation {
 interface Checkpoint {
   deployment?: { pending_operations?: PendingOperation[] };
 }
-
-const pulumi = (args: string[], opts: Pick<RecoverOptions, 'cwd' | 'env'>): Promise<CliResult> => pulumiCli(args, { cwd: opts.cwd, env: opts.env });
 
 /**
  * The locks of a DIY backend: refused as a whole while any update holding one may still run;
@@ -118,7 +116,7 @@ async function stopLeftBehind(lock: StackLock, what: string, opts: RecoverOption
  * Returns whether something was done.
  */
 async function cancelStaleUpdate(opts: RecoverOptions, staleness: Staleness, backendUrl: string, project: string): Promise<'cancelled' | 'none' | 'refused' | 'no stack'> {
-  const history = await pulumi(['stack', 'history', '--json', '--stack', opts.stack, '--page-size', '5'], opts);
+  const history = await pulumiCli(['stack', 'history', '--json', '--stack', opts.stack, '--page-size', '5'], opts);
   if (history.code !== 0) {
     if (/no stack named/i.test(history.stderr)) return 'no stack';
     throw new Error(`recover: ${opts.stack}: pulumi stack history failed (exit ${history.code}) on ${backendUrl || 'Pulumi Cloud'}:\n${history.stderr.trim()}`);
@@ -141,7 +139,7 @@ async function cancelStaleUpdate(opts: RecoverOptions, staleness: Staleness, bac
     // bounds them (started after the update) along with the dead engine address.
     await stopLeftBehind({ key: '', pid: 0, username: '', hostname: os.hostname(), timestamp: new Date(update.startTime) }, `${update.kind} #${update.version}`, opts, backendUrl, project);
   }
-  const cancelled = await pulumi(['cancel', '--yes', '--stack', opts.stack], opts);
+  const cancelled = await pulumiCli(['cancel', '--yes', '--stack', opts.stack], opts);
   if (cancelled.code !== 0) throw new Error(`recover: ${opts.stack}: pulumi cancel failed (exit ${cancelled.code}) on ${service}:\n${cancelled.stderr.trim()}`);
   for (const update of running) opts.log(`recover: ${opts.stack}: cancelled the stale ${update.kind} #${update.version} (started ${new Date(update.startTime).toISOString()}) on ${service}`);
   return 'cancelled';
@@ -164,7 +162,7 @@ export async function recover(opts: RecoverOptions): Promise<RecoverOutcome> {
     }
     if (outcome === 'cancelled') cleared++;
   } else if (['file', 's3', 'gs', 'azblob'].includes(scheme)) {
-    const store = lockStoreFor(backendUrl, project, opts.stack, opts.env, (args) => pulumi(args, opts), fileBackendDir);
+    const store = lockStoreFor(backendUrl, project, opts.stack, opts.env, (args) => pulumiCli(args, opts), fileBackendDir);
     try {
       const removed = await removeStaleLocks(store, opts, staleness, backendUrl, project);
       if (removed === 'refused') return 'refused';
@@ -178,7 +176,7 @@ export async function recover(opts: RecoverOptions): Promise<RecoverOutcome> {
   }
 
   // 4. The pending operations: export, drop them, import.
-  let exported = await pulumi(['stack', 'export', '--stack', opts.stack], opts);
+  let exported = await pulumiCli(['stack', 'export', '--stack', opts.stack], opts);
   // "failed to load checkpoint: EOF" after a kill: the file backend's blob library (gocloud.dev
   // v0.46.0 fileblob, writerWithSidecar.Close) writes the object's attributes file with
   // os.Create + encode, then renames the finished temporary file over the checkpoint. A SIGKILL
@@ -190,7 +188,7 @@ export async function recover(opts: RecoverOptions): Promise<RecoverOutcome> {
     if (fs.existsSync(attrs) && fs.statSync(attrs).size === 0) {
       fs.rmSync(attrs);
       log(`recover: ${opts.stack}: removed the empty ${path.relative(fileBackendDir(backendUrl), attrs)} the dead update left half-written (the checkpoint beside it is the previous, complete one)`);
-      exported = await pulumi(['stack', 'export', '--stack', opts.stack], opts);
+      exported = await pulumiCli(['stack', 'export', '--stack', opts.stack], opts);
     }
   }
   if (exported.code !== 0) {
@@ -213,7 +211,7 @@ export async function recover(opts: RecoverOptions): Promise<RecoverOutcome> {
       const file = path.join(dir, 'state.json');
       // The state holds secrets only encrypted; the file is private and removed right after.
       fs.writeFileSync(file, JSON.stringify(checkpoint), { mode: 0o600 });
-      const imported = await pulumi(['stack', 'import', '--file', file, '--stack', opts.stack], opts);
+      const imported = await pulumiCli(['stack', 'import', '--file', file, '--stack', opts.stack], opts);
       if (imported.code !== 0) throw new Error(`recover: ${opts.stack}: pulumi stack import failed (exit ${imported.code}); the pending operations are still in the state:\n${imported.stderr.trim()}`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
