@@ -17,6 +17,8 @@
 // API; package.json pins nunjucks to an exact version, and test/program/ansible-variables.test.ts
 // covers each rewrite.
 import * as nunjucks from 'nunjucks';
+import { JinjaFailure } from './jinja-failure';
+import * as sandbox from './sandbox';
 
 /** The parts of nunjucks' syntax tree this module reads and builds (nunjucks ships no types for them). */
 interface JinjaNode {
@@ -30,23 +32,14 @@ type NodeClass = new (lineno: number, colno: number, ...fields: unknown[]) => Ji
 interface NunjucksInternals {
   parser: { parse(src: string, extensions: unknown[], opts: object): JinjaNode };
   compiler: { Compiler: new (name: string, throwOnUndefined: boolean) => { compile(node: JinjaNode): void; getCode(): string } };
-  nodes: Record<'Symbol' | 'Literal' | 'Filter' | 'NodeList', NodeClass>;
+  nodes: Record<'Symbol' | 'Literal' | 'Filter' | 'NodeList' | 'Array', NodeClass>;
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- nunjucks' transformer is not part of its typed entry point
 const transformer = require('nunjucks/src/transformer') as { transform(ast: JinjaNode, asyncFilters: string[]): JinjaNode };
 const internals = nunjucks as unknown as NunjucksInternals;
-const { Symbol: SymbolNode, Literal, Filter, NodeList } = internals.nodes;
+const { Symbol: SymbolNode, Literal, Filter, NodeList, Array: ArrayNode } = internals.nodes;
 
-/** A failure inside a template, at a line of that template (1-based) when known. */
-export class JinjaFailure extends Error {
-  constructor(
-    readonly line: number | undefined,
-    readonly reason: string,
-  ) {
-    super(reason);
-    this.name = 'JinjaFailure';
-  }
-}
+export { JinjaFailure } from './jinja-failure';
 
 /** A failure located in a fleet file: a template, or the variable file a templated value came from. */
 export class TemplateRenderError extends Error {
@@ -61,7 +54,17 @@ export class TemplateRenderError extends Error {
 }
 
 /** Names the helpers that the rewritten templates call; a template cannot define them. */
-export const HELPER = { text: '__fleet_text', defined: '__fleet_defined', mandatory: '__fleet_mandatory', lookup: '__fleet_lookup', native: '__fleet_native', undefined: '__fleet_undefined' } as const;
+export const HELPER = {
+  text: '__fleet_text',
+  defined: '__fleet_defined',
+  mandatory: '__fleet_mandatory',
+  lookup: '__fleet_lookup',
+  native: '__fleet_native',
+  undefined: '__fleet_undefined',
+  member: '__fleet_member',
+  method: '__fleet_method',
+  call: '__fleet_call',
+} as const;
 
 /** Filters that accept an undefined value, as in Ansible. */
 const ACCEPT_UNDEFINED = new Set(['default', 'd', 'mandatory', HELPER.mandatory]);
@@ -84,8 +87,8 @@ function nameOf(node: JinjaNode): string | undefined {
 
 /** Wraps a read of a variable in the undefined check; other expressions are rewritten inside. */
 function used(node: JinjaNode): JinjaNode {
-  const rewritten = rewrite(node);
   const name = nameOf(node);
+  const rewritten = rewrite(node);
   return name ? call(node, HELPER.defined, [rewritten, literal(node, node.lineno + 1), literal(node, name)]) : rewritten;
 }
 
@@ -97,9 +100,8 @@ function rewrite(node: JinjaNode): JinjaNode {
       return node;
     case 'LookupVal':
       // `a.b` of an undefined `a` is undefined (Ansible's undefined chains); the check is on the whole read.
-      node.target = rewrite(node.target as JinjaNode);
-      node.val = used(node.val as JinjaNode);
-      return node;
+      // The read itself goes through the sandbox (sandbox.ts), never nunjucks' memberLookup.
+      return call(node, HELPER.member, [rewrite(node.target as JinjaNode), used(node.val as JinjaNode), literal(node, node.lineno + 1)]);
     case 'Is':
       node.left = rewrite(node.left as JinjaNode);
       return node;
@@ -131,10 +133,15 @@ function rewrite(node: JinjaNode): JinjaNode {
       if (callee.typename === 'Symbol' && callee.value === 'lookup') {
         callee.value = HELPER.lookup;
         args.children = [literal(node, node.lineno + 1), ...children(args)];
-      } else {
-        node.name = rewrite(callee);
+        return node;
       }
-      return node;
+      // Every other call goes through the sandbox: `x.split(',')` as a Python method of a value,
+      // `m(1)` as a call of a macro or built-in.
+      const line = literal(node, node.lineno + 1);
+      if (callee.typename === 'LookupVal') {
+        return call(node, HELPER.method, [rewrite(callee.target as JinjaNode), used(callee.val as JinjaNode), line, new ArrayNode(node.lineno, node.colno, children(args))]);
+      }
+      return call(node, HELPER.call, [rewrite(callee), line, literal(node, nameOf(callee) ?? 'an expression'), new ArrayNode(node.lineno, node.colno, children(args))]);
     }
     case 'Pair':
       node.value = used(node.value as JinjaNode);
@@ -196,6 +203,7 @@ function compile(text: string, name: string): CompiledTemplate {
   const cached = compiled.get(key);
   if (cached) return cached;
   const root = internals.parser.parse(text, [], PARSE_OPTIONS);
+  sandbox.checkSyntax(root);
   // Ansible returns the value of a template that is exactly one `{{ expression }}`.
   const outputs = children(root);
   const native = outputs.length === 1 && outputs[0].typename === 'Output' && children(outputs[0]).length === 1 && children(outputs[0])[0].typename !== 'TemplateData';
@@ -236,6 +244,8 @@ export class AnsibleJinja {
   private failure: unknown;
 
   constructor(scope: JinjaScope) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the call helper needs nunjucks' `this` (the render context) and this instance
+    const self = this;
     const env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: false, ...PARSE_OPTIONS });
     env.addFilter(HELPER.text, printed);
     env.addFilter(HELPER.defined, (value: unknown, line: number, name: string) => {
@@ -256,12 +266,27 @@ export class AnsibleJinja {
     env.addFilter('from_json', (value: unknown) => JSON.parse(String(value)) as unknown);
     // Ansible's bool: true, yes, on and 1 (any case) are true; a boolean stays as it is.
     env.addFilter('bool', (value: unknown) => (typeof value === 'boolean' ? value : ['true', 'yes', 'on', '1'].includes(String(value).toLowerCase())));
+    env.addFilter(HELPER.member, (obj: unknown, key: unknown, line: number) => this.guard(() => sandbox.member(obj, key, line)));
+    env.addFilter(HELPER.method, (obj: unknown, name: unknown, line: number, args: unknown[]) => this.guard(() => sandbox.method(obj, name, line, args)));
+    env.addFilter(HELPER.call, function (this: unknown, fn: unknown, line: number, name: string, args: unknown[]) {
+      return self.guard(() => sandbox.call(this, fn, line, name, args));
+    });
+    // Filters and tests by name: only the ones registered, never an inherited member of the table.
+    const tables = env as unknown as { filters: Record<string, unknown>; tests: Record<string, unknown> };
+    for (const [table, kind] of [['filters', 'filter'], ['tests', 'test']] as const) {
+      const method = kind === 'filter' ? 'getFilter' : 'getTest';
+      (env as unknown as Record<string, (name: string) => unknown>)[method] = (name: string) => {
+        if (!Object.prototype.hasOwnProperty.call(tables[table], name)) throw new Error(`${kind} not found: ${name}`);
+        return tables[table][name];
+      };
+    }
+    env.addGlobal('range', sandbox.range);
     env.addGlobal(HELPER.lookup, (line: number, kind: string, ...args: unknown[]) => this.guard(() => scope.lookup(line, kind, args)));
     // The template's free variables: the built-in globals (range, cycler, joiner, the helpers)
     // and, behind them, the scope. Nunjucks asks `name in globals` and then reads globals[name].
     const builtins = (env as unknown as { globals: Record<string, unknown> }).globals;
     (env as unknown as { globals: object }).globals = new Proxy(builtins, {
-      has: (target, name) => typeof name === 'string' && (scope.has(name) || name in target),
+      has: (target, name) => typeof name === 'string' && (scope.has(name) || Object.prototype.hasOwnProperty.call(target, name)),
       get: (target, name) => (typeof name === 'string' && scope.has(name) ? this.guard(() => scope.get(name)) : (target as Record<string | symbol, unknown>)[name]),
     });
     this.env = env;
