@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { FleetIssue, formatIssue } from './program/description/issues';
+import { checkLookupEnv } from './program/description/lookup-env';
 import type { FleetDescription } from './program/description/load';
 import { validateFleetOffline } from './program/description/validate';
 import { gatherFacts } from './program/facts';
@@ -25,7 +26,10 @@ const configValues = Object.fromEntries(
     .filter(([key]) => key.startsWith('fleet:'))
     .map(([key, value]) => [key.slice('fleet:'.length), value]),
 );
-const secrets = { env: process.env, config: configValues, secretConfigKeys };
+// lookup('env', NAME) reads only the names fleet:lookupEnv allows (program/description/lookup-env.ts).
+const stackFile = `Pulumi.${pulumi.getStack()}.yaml`;
+const lookupEnv = checkLookupEnv(fleetConfig.getObject<unknown>('lookupEnv'), `${stackFile} (or Pulumi.yaml's default)`, () => undefined);
+const secrets = { env: process.env, lookupEnv: lookupEnv.names, lookupEnvSource: `${stackFile} or Pulumi.yaml`, config: configValues, secretConfigKeys };
 
 // The engine shows only the first line of a program error, so each issue is its own message.
 async function stop(summary: string, issues: FleetIssue[]): Promise<never> {
@@ -34,6 +38,7 @@ async function stop(summary: string, issues: FleetIssue[]): Promise<never> {
 }
 
 async function main() {
+  if (lookupEnv.issues.length > 0) return stop(`the stack's fleet:lookupEnv is not valid; nothing was sent to Mender`, lookupEnv.issues);
   const strict = fleetConfig.getBoolean('strict') ?? false;
   const offline = validateFleetOffline(fleetDir, secrets, { strict, templates: fleetConfig.get('templates') || undefined });
   for (const warning of offline.warnings) pulumi.log.warn(formatIssue(warning));

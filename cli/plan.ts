@@ -5,6 +5,7 @@
 // turn that into the plan.
 import * as path from 'node:path';
 import { Command } from 'commander';
+import { checkLookupEnv } from '../program/description/lookup-env';
 import { validateFleetOffline } from '../program/description/validate';
 import { gatherFacts } from '../program/facts';
 import { fleetPlan, FleetPlan, MenderConfiguration } from '../program/fleet-plan';
@@ -41,14 +42,19 @@ export async function gatherFleetPlan(options: PlanOptions): Promise<FleetPlan> 
   const ring = get('fleet:branch') || options.stack.split('/').pop()!;
   const fleetDir = path.resolve(repoRoot, get('fleet:path') || env.FLEET_PATH || 'fleet');
   const fleetConfig = Object.entries(config).filter(([key]) => key.startsWith('fleet:'));
+  const lookupEntry = config['fleet:lookupEnv'];
+  const lookupEnv = checkLookupEnv(lookupEntry?.objectValue ?? (lookupEntry?.value ? (JSON.parse(lookupEntry.value) as unknown) : undefined), `Pulumi.${options.stack}.yaml (or Pulumi.yaml's default)`, () => undefined);
   const secrets = {
     env,
+    lookupEnv: lookupEnv.names,
+    lookupEnvSource: `Pulumi.${options.stack}.yaml or Pulumi.yaml`,
     config: Object.fromEntries(fleetConfig.map(([key, entry]) => [key.slice('fleet:'.length), entry.value])),
     secretConfigKeys: new Set(fleetConfig.filter(([, entry]) => entry.secret).map(([key]) => key.slice('fleet:'.length))),
   };
   const applied = await appliedDevices(options.stack, env);
   const base = { stack: options.stack, ring, applied, configurations: new Map<string, MenderConfiguration>() };
 
+  if (lookupEnv.issues.length > 0) return fleetPlan({ ...base, issues: lookupEnv.issues });
   const offline = validateFleetOffline(fleetDir, secrets);
   if (!offline.fleet) return fleetPlan({ ...base, issues: offline.issues });
   const fleet = offline.fleet;

@@ -17,7 +17,7 @@
 // API; package.json pins nunjucks to an exact version, and test/program/ansible-variables.test.ts
 // covers each rewrite.
 import * as nunjucks from 'nunjucks';
-import { JinjaFailure } from './jinja-failure';
+import { JinjaFailure, maskSecrets } from './jinja-failure';
 import * as sandbox from './sandbox';
 
 /** The parts of nunjucks' syntax tree this module reads and builds (nunjucks ships no types for them). */
@@ -48,7 +48,8 @@ export class TemplateRenderError extends Error {
     readonly line: number | undefined,
     readonly reason: string,
   ) {
-    super(`${file}${line ? `:${line}` : ''}: ${reason}`);
+    super(`${file}${line ? `:${line}` : ''}: ${maskSecrets(reason)}`);
+    this.reason = maskSecrets(reason);
     this.name = 'TemplateRenderError';
   }
 }
@@ -64,6 +65,7 @@ export const HELPER = {
   member: '__fleet_member',
   method: '__fleet_method',
   call: '__fleet_call',
+  filter: '__fleet_filter',
 } as const;
 
 /** Filters that accept an undefined value, as in Ansible. */
@@ -121,8 +123,12 @@ function rewrite(node: JinjaNode): JinjaNode {
       if (name === 'mandatory') {
         (node.name as JinjaNode).value = HELPER.mandatory;
         node.args = new NodeList(node.lineno, node.colno, [rewrittenArgs[0], literal(node, node.lineno + 1), literal(node, nameOf(input) ?? ''), ...rewrittenArgs.slice(1)]);
-      } else {
+      } else if (Object.values(HELPER).includes(name as never)) {
         (node.args as JinjaNode).children = rewrittenArgs;
+      } else {
+        // A fleet's filter by name, located at its line (nunjucks locates no error inside a filter).
+        (node.name as JinjaNode).value = HELPER.filter;
+        node.args = new NodeList(node.lineno, node.colno, [literal(node, name), literal(node, node.lineno + 1), ...rewrittenArgs]);
       }
       return node;
     }
@@ -280,6 +286,10 @@ export class AnsibleJinja {
         return tables[table][name];
       };
     }
+    const filters = tables.filters;
+    env.addFilter(HELPER.filter, function (this: unknown, name: string, line: number, ...args: unknown[]) {
+      return self.guard(() => sandbox.applyFilter(this, filters, name, line, args));
+    });
     env.addGlobal('range', sandbox.range);
     env.addGlobal(HELPER.lookup, (line: number, kind: string, ...args: unknown[]) => this.guard(() => scope.lookup(line, kind, args)));
     // The template's free variables: the built-in globals (range, cycler, joiner, the helpers)

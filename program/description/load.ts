@@ -5,7 +5,7 @@ import { closest, FleetDescriptionError, FleetIssue } from './issues';
 import { isTemplate } from './jinja';
 import { ANSIBLE_GROUP_NAME, inventorySchema, KNOWN_VARIABLES, MENDER_DEVICE_ID, variablesSchema, Variables } from './schema';
 import type { RawVariable } from './variables';
-import { readYamlFile, YamlFile } from './yaml-file';
+import { readFleetText, readYamlFile, YamlFile } from './yaml-file';
 
 /** Where a value came from, so later checks (planning, rendering) can point at it. */
 export interface Origin {
@@ -228,7 +228,7 @@ export function readFleet(fleetDir: string, issues: FleetIssue[], options: Fleet
   if (options.templates && !fs.existsSync(path.join(fleetDir, templateDirs[0]))) {
     issues.push({ file: templateDirs[0], message: `the template folder set with fleet:templates does not exist in ${fleetDir}` });
   }
-  const templates = readTemplates(fleetDir, templateDirs);
+  const templates = readTemplates(fleetDir, templateDirs, issues);
   const devices: DeviceDescription[] = [];
   for (const [id, member] of membership) {
     const layers = [...allLayers, ...(groupLayers.get(member.group) ?? []), ...(member.inline ? [member.inline] : []), ...(hostLayers.has(id) ? [hostLayers.get(id)!] : [])];
@@ -251,15 +251,17 @@ function mergeLayers(layers: VariableLayer[]): Map<string, RawVariable> {
 }
 
 /** The templates of every folder, by file name; the first folder holding a name wins. */
-function readTemplates(fleetDir: string, dirs: readonly string[]): Map<string, TemplateFile> {
+function readTemplates(fleetDir: string, dirs: readonly string[], issues: FleetIssue[]): Map<string, TemplateFile> {
   const templates = new Map<string, TemplateFile>();
   for (const dir of dirs) {
     const absolute = path.join(fleetDir, dir);
     if (!fs.existsSync(absolute) || !fs.statSync(absolute).isDirectory()) continue;
     for (const name of fs.readdirSync(absolute).sort()) {
       const file = path.posix.join(dir, name);
-      if (templates.has(name) || !fs.statSync(path.join(fleetDir, file)).isFile()) continue;
-      templates.set(name, { name, file, text: fs.readFileSync(path.join(fleetDir, file), 'utf8') });
+      const stat = fs.lstatSync(path.join(fleetDir, file));
+      if (templates.has(name) || !(stat.isFile() || stat.isSymbolicLink())) continue;
+      const text = readFleetText(fleetDir, file, issues);
+      if (text !== undefined) templates.set(name, { name, file, text });
     }
   }
   return templates;

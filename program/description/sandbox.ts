@@ -180,7 +180,7 @@ export function method(obj: unknown, name: unknown, line: number, args: unknown[
   const table = kind === 'str' ? STR_METHODS : kind === 'list' ? LIST_METHODS : kind === 'dict' ? DICT_METHODS : undefined;
   if (kind === 'dict') {
     const own = Object.prototype.hasOwnProperty.call(obj, key) ? (obj as Record<string | number, unknown>)[key] : undefined;
-    if (typeof own === 'function') return callable(own as (...a: unknown[]) => unknown, line, String(key)).apply(obj, args);
+    if (typeof own === 'function') return located(line, () => callable(own as (...a: unknown[]) => unknown, line, String(key)).apply(obj, args));
   }
   const found = table && typeof key === 'string' && Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
   if (!found) {
@@ -188,7 +188,7 @@ export function method(obj: unknown, name: unknown, line: number, args: unknown[
     throw new JinjaFailure(line, `'${kind}' has no method '${String(key)}' a fleet template can call${offered}`);
   }
   const self = kind === 'str' ? String(obj) : obj;
-  return (found as (self: unknown, ...a: unknown[]) => unknown)(self, ...args);
+  return located(line, () => (found as (self: unknown, ...a: unknown[]) => unknown)(self, ...args));
 }
 
 function callable(fn: unknown, line: number, name: string): (...args: unknown[]) => unknown {
@@ -201,7 +201,24 @@ function callable(fn: unknown, line: number, name: string): (...args: unknown[])
 
 /** `name(args)` for a callee that is not an attribute: a macro, `caller`, range, cycler, joiner. */
 export function call(context: unknown, fn: unknown, line: number, name: string, args: unknown[]): unknown {
-  return callable(fn, line, name).apply(context, args);
+  return located(line, () => callable(fn, line, name).apply(context, args));
+}
+
+/** `value | name(args)`: a filter registered by that name (never an inherited member of the table). */
+export function applyFilter(context: unknown, filters: Record<string, unknown>, name: string, line: number, args: unknown[]): unknown {
+  const filter = Object.prototype.hasOwnProperty.call(filters, name) && !name.startsWith('__') ? filters[name] : undefined;
+  if (typeof filter !== 'function') throw new JinjaFailure(line, `there is no filter named '${name}'`);
+  return located(line, () => (filter as (...a: unknown[]) => unknown).apply(context, args));
+}
+
+/** Nunjucks locates no error raised inside a function; a failure of one is at the line of its call. */
+function located<T>(line: number, run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof JinjaFailure || !(error instanceof Error)) throw error;
+    throw new JinjaFailure(line, error.message);
+  }
 }
 
 /** Jinja's range, bounded: a template's loop is not a way to exhaust the runner's memory. */

@@ -1,6 +1,8 @@
 // A device's variables as Ansible sees them: the layers merged by precedence (all < group <
 // host), each value templated only when something uses it, in the device's scope, once.
 import { AnsibleJinja, isTemplate, JinjaFailure, JinjaScope, TemplateRenderError } from './jinja';
+import { SECRET_MARKER, secretMarker } from './jinja-failure';
+import { isCredentialVariable } from './lookup-env';
 
 /** Where a variable was set: its file, and the line of any value inside it. */
 export interface VariableOrigin {
@@ -17,15 +19,18 @@ export interface RawVariable {
 /** A value the templates may read that must stay secret all the way to the device. */
 export interface SecretSource {
   env: Readonly<Record<string, string | undefined>>;
+  /** The variables `lookup('env', NAME)` may read (fleet:lookupEnv, see lookup-env.ts). */
+  lookupEnv: ReadonlySet<string>;
+  /** Where lookupEnv was set, for the message when a name is missing from it. */
+  lookupEnvSource?: string;
   /** Pulumi stack configuration of the `fleet` namespace, and which of its keys are secret. */
   config: Readonly<Record<string, string | undefined>>;
   secretConfigKeys: ReadonlySet<string>;
 }
 
-// A secret is carried through templating as a marker, so that the keys it ends up in are known
-// without ever comparing secret values; the markers become the values only in the final map.
-// An empty secret stays '', so that `x | length > 0` and `if x` see what Ansible sees.
-const MARKER = /@@fleet-secret-(\d+)@@/g;
+// Secrets travel as markers (jinja-failure.ts); the markers become the values only in the final
+// map. An empty secret stays '', so that `x | length > 0` and `if x` see what Ansible sees.
+const MARKER = SECRET_MARKER;
 
 export class DeviceScope implements JinjaScope {
   private readonly values = new Map<string, unknown>();
@@ -75,6 +80,13 @@ export class DeviceScope implements JinjaScope {
     const [name] = args.map((a) => (typeof a === 'string' ? a : String(a)));
     switch (kind) {
       case 'env': {
+        if (!this.source.lookupEnv.has(name)) {
+          const where = this.source.lookupEnvSource ? ` (set in ${this.source.lookupEnvSource})` : '';
+          const fix = isCredentialVariable(name)
+            ? `${name} holds a credential of the runner and can never be read by a template`
+            : `add ${name} to fleet:lookupEnv in the stack's Pulumi.<stack>.yaml, or to config.lookupEnv.default in Pulumi.yaml`;
+          throw new JinjaFailure(line, `lookup('env', '${name}'): ${name} is not in fleet:lookupEnv${where}; ${fix}`);
+        }
         // As in Ansible, a variable that is not set reads as the empty string.
         const value = this.source.env[name] ?? '';
         return value === '' ? '' : this.secret(value);
@@ -108,7 +120,7 @@ export class DeviceScope implements JinjaScope {
   }
 
   private secret(value: string): string {
-    return `@@fleet-secret-${this.secrets.push(value) - 1}@@`;
+    return secretMarker(this.secrets.push(value) - 1);
   }
 
   private template(value: unknown, path: (string | number)[], origin: VariableOrigin, name: string): unknown {

@@ -12,8 +12,25 @@ export interface YamlFile {
 }
 
 export function readYamlFile(fleetDir: string, relative: string, issues: FleetIssue[]): YamlFile | undefined {
-  const text = fs.readFileSync(path.join(fleetDir, relative), 'utf8');
-  return parseYamlText(text, relative, issues);
+  const text = readFleetText(fleetDir, relative, issues);
+  return text === undefined ? undefined : parseYamlText(text, relative, issues);
+}
+
+/**
+ * A fleet file's text. A symbolic link is refused, not followed: a pull request's fleet folder
+ * could otherwise point a host_vars file at /proc/self/environ, and a parse error would show the
+ * runner's environment.
+ */
+export function readFleetText(fleetDir: string, relative: string, issues: FleetIssue[]): string | undefined {
+  let at = fleetDir;
+  for (const part of relative.split(/[\\/]/)) {
+    at = path.join(at, part);
+    if (fs.lstatSync(at).isSymbolicLink()) {
+      issues.push({ file: relative, message: `${path.relative(fleetDir, at)} is a symbolic link; the fleet description holds files, not links (replace it by the file it points to)` });
+      return undefined;
+    }
+  }
+  return fs.readFileSync(at, 'utf8');
 }
 
 const keyText = (key: unknown): string => (isScalar(key) ? String(key.value) : String(key));

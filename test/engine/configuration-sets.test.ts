@@ -59,7 +59,7 @@ describe('configuration sets: one resource per group and template, changes per d
     }
     const salt = /^encryptionsalt: .*$/m.exec(fs.readFileSync(path.join(repoRoot, 'Pulumi.canary.yaml'), 'utf8'))![0];
     configFile = path.join(work, 'Pulumi.canary.yaml');
-    fs.writeFileSync(configFile, ['config:', '  fleet:branch: canary', '  fleet:pollMilliseconds: 100', '  fleet:rolloutTimeoutSeconds: 60', salt, ''].join('\n'));
+    fs.writeFileSync(configFile, ['config:', '  fleet:branch: canary', '  fleet:pollMilliseconds: 100', '  fleet:rolloutTimeoutSeconds: 60', '  fleet:lookupEnv: [KIOSK_TOKEN_1, KIOSK_TOKEN_2, KIOSK_TOKEN_3, KIOSK_TOKEN_4]', salt, ''].join('\n'));
     Object.assign(ws.env, {
       PULUMI_CONFIG_PASSPHRASE: 'mender-fleet-local-demo',
       MENDER_SERVER_URL: emu.emulator.url,

@@ -62,7 +62,8 @@ describe('edi-cd fleets applied as they are', () => {
     const salt = /^encryptionsalt: .*$/m.exec(fs.readFileSync(created, 'utf8'))![0];
     fs.rmSync(created);
     const file = path.join(work, `Pulumi.${name}.yaml`);
-    fs.writeFileSync(file, ['config:', '  fleet:pollMilliseconds: 100', ...settings.map((s) => `  ${s}`), salt, ''].join('\n'));
+    // The one setting an edi-cd repository adds: the variables its host_vars look up.
+    fs.writeFileSync(file, ['config:', '  fleet:pollMilliseconds: 100', '  fleet:lookupEnv: [RUNNER_ACCESS_TOKEN, INFLUXDB_HTTP_TOKEN]', ...settings.map((s) => `  ${s}`), salt, ''].join('\n'));
     configFiles.set(name, file);
   }
   const pulumi = (args: string[], name: string, env: NodeJS.ProcessEnv) => ws.ok([...args, '--stack', name, '--config-file', configFiles.get(name)!], { env });

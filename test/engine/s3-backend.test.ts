@@ -93,7 +93,7 @@ describe('the fleet state in an S3 bucket (MinIO)', () => {
     // The ring's stack file with fast polling, so the tracked one stays untouched.
     const salt = /^encryptionsalt: .*$/m.exec(stackFile)![0];
     configFile = path.join(work, 'Pulumi.canary.yaml');
-    fs.writeFileSync(configFile, ['config:', '  fleet:branch: canary', '  fleet:pollMilliseconds: 100', salt, ''].join('\n'));
+    fs.writeFileSync(configFile, ['config:', '  fleet:branch: canary', '  fleet:pollMilliseconds: 100', '  fleet:lookupEnv: [KIOSK_PIN]', salt, ''].join('\n'));
 
     minio = await startMinio();
     const ring = async (backend?: { url: string; env: Record<string, string> }): Promise<Ring> => {

@@ -13,7 +13,8 @@ const host = `host_vars/${PI4_A}.yml`;
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-const secretsOf = (env: Record<string, string> = {}) => ({ env, config: {}, secretConfigKeys: new Set<string>() });
+// The tests' environment lookups are allowed by name, as fleet:lookupEnv would (UNSET_X: allowed, not set).
+const secretsOf = (env: Record<string, string> = {}) => ({ env, lookupEnv: new Set([...Object.keys(env), 'UNSET_X']), config: {}, secretConfigKeys: new Set<string>() });
 const facts: FleetFacts = {
   devices: new Map([
     [PI4_A, { id: PI4_A, deviceType: 'pi4-v3-arm64', artifactName: 'pi4-2026.10' }],

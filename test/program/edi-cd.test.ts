@@ -2,6 +2,8 @@
 // test/fixtures/edi-cd-current): they validate as they are and plan the configurations Ansible
 // renders from them (edi-cd-expected.ts, worked out by hand from Ansible's rules).
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatIssue } from '../../program/description/issues';
 import { loadFleet } from '../../program/description/load';
@@ -10,7 +12,8 @@ import { DeviceFacts, planRing } from '../../program/plan';
 import { repoRoot } from '../helpers/pulumi';
 import { CURRENT, CURRENT_EXPECTED, INFLUX_TOKEN, RUNNER_TOKEN, TALK, TALK_EXPECTED } from './edi-cd-expected';
 
-const secrets = (env: Record<string, string>) => ({ env, config: {}, secretConfigKeys: new Set<string>() });
+// The one line an edi-cd repository adds: fleet:lookupEnv names the variables its host_vars look up.
+const secrets = (env: Record<string, string>) => ({ env, lookupEnv: new Set(['RUNNER_ACCESS_TOKEN', 'INFLUXDB_HTTP_TOKEN']), config: {}, secretConfigKeys: new Set<string>() });
 const facts = (devices: [string, string][]) => ({ devices: new Map<string, DeviceFacts>(devices.map(([id, deviceType]) => [id, { id, deviceType, artifactName: 'older' }])) });
 const talkFacts = facts([
   ['93edb46f-7c44-45d5-a16b-a333d14c33a2', 'pi4-v3-arm64'],
@@ -66,12 +69,28 @@ describe('the talk-era edi-cd layout', () => {
     expect(validateFleetOffline(TALK, secrets({ RUNNER_ACCESS_TOKEN: '' })).issues.map(formatIssue)).toEqual([RUNNER_MESSAGE]);
   });
 
-  it('makes `fleet validate` exit 1 with that message when RUNNER_ACCESS_TOKEN is unset', async () => {
+  it('makes `fleet validate --stack` exit 1 with that message when RUNNER_ACCESS_TOKEN is unset, and name the variable when the stack does not allow it', async () => {
+    // The repository's stack file, with the one setting an edi-cd repository adds.
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), 'edi-cd-project-'));
+    fs.writeFileSync(path.join(project, 'Pulumi.production.yaml'), 'config:\n  fleet:lookupEnv: [RUNNER_ACCESS_TOKEN, INFLUXDB_HTTP_TOKEN]\n');
     const env = { ...process.env };
     delete env.RUNNER_ACCESS_TOKEN;
-    const failed = await fleetCli(['validate', '--fleet', TALK], env);
-    expect(failed.stderr).toBe(`${RUNNER_MESSAGE}\n1 error in ${TALK}\n`);
-    expect(failed.code).toBe(1);
+    try {
+      const failed = await fleetCli(['validate', '--fleet', TALK, '--project', project, '--stack', 'production'], env);
+      expect(failed.stderr).toBe(`${RUNNER_MESSAGE}\n1 error in ${TALK}\n`);
+      expect(failed.code).toBe(1);
+      const passed = await fleetCli(['validate', '--fleet', TALK, '--project', project, '--stack', 'production'], { ...env, RUNNER_ACCESS_TOKEN: RUNNER_TOKEN });
+      expect(passed.code).toBe(0);
+      // A stack without the list: the variable, the file and the line of the lookup.
+      const refused = await fleetCli(['validate', '--fleet', TALK, '--project', project, '--stack', 'canary'], { ...env, RUNNER_ACCESS_TOKEN: RUNNER_TOKEN });
+      expect(refused.stderr).toContain(
+        "host_vars/93edb46f-7c44-45d5-a16b-a333d14c33a2.yml:7: for device 93edb46f-7c44-45d5-a16b-a333d14c33a2: configuration.parameters.access_token does not render: lookup('env', 'RUNNER_ACCESS_TOKEN'): RUNNER_ACCESS_TOKEN is not in fleet:lookupEnv",
+      );
+      expect(refused.stderr).not.toContain(RUNNER_TOKEN);
+      expect(refused.code).toBe(1);
+    } finally {
+      fs.rmSync(project, { recursive: true, force: true });
+    }
   }, 60_000);
 });
 

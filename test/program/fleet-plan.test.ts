@@ -39,7 +39,7 @@ function smallFleet(): FleetPlanInput {
   });
   dirs.push(dir);
   const fleet = loadFleet(dir);
-  const secrets = { env: { RUNNER_TOKEN: SECRET }, config: {}, secretConfigKeys: new Set<string>() };
+  const secrets = { env: { RUNNER_TOKEN: SECRET }, lookupEnv: new Set(['RUNNER_TOKEN']), config: {}, secretConfigKeys: new Set<string>() };
   const devices: DeviceFacts[] = [
     { id: PI4_A, deviceType: 'pi4-v3-arm64', artifactName: 'pi4-2026.10', subscribedBranch: 'production' },
     { id: PI4_B, deviceType: 'pi4-v3-arm64', artifactName: 'pi4-2026.10' },
@@ -219,7 +219,7 @@ describe('a 10,000-device ring with an image change and configuration changes', 
         world.devices.map((d) => [d.id, { id: d.id, deviceType: d.device_type, artifactName: d.artifact_name, subscribedBranch: d.attributes?.subscribed_branch as string | undefined }]),
       ),
     };
-    plan = planRing(fleet, facts, { ring: 'production', secrets: { env: {}, config: {}, secretConfigKeys: new Set<string>() } });
+    plan = planRing(fleet, facts, { ring: 'production', secrets: { env: {}, lookupEnv: new Set(['GITHUB_RUNNER_TOKEN']), config: {}, secretConfigKeys: new Set<string>() } });
     // Mender holds last month's configuration: os_image names the old image, one in four lacks kiosk_rotation.
     const configurations = new Map<string, MenderConfiguration>();
     plan.devices.forEach((d, i) => {

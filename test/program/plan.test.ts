@@ -7,7 +7,7 @@ import { baseFleet, writeFleet } from './fleet-files';
 const PI4_A = '3fb4632b-96b9-475d-ac89-02255bd15b6f'; // canary in Git, configured
 const PI4_B = 'b8b311de-000e-4914-9a13-1d7e2e23bc5d'; // production (group_vars/all)
 const PI3 = '50a28c2e-3ee8-4559-a5b9-3ce47c881c5d'; // production
-const noSecrets = { env: {}, config: {}, secretConfigKeys: new Set<string>() };
+const noSecrets = { env: {}, lookupEnv: new Set<string>(), config: {}, secretConfigKeys: new Set<string>() };
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
@@ -132,7 +132,7 @@ describe('planRing', () => {
     const files = {
       'templates/kiosk.json': '{"kiosk_url": "{{ kiosk_url }}", "image": "{{ desired_os_image }}", "api_key": "key-{{ lookup(\'env\', \'KIOSK_KEY\') }}"}',
     };
-    const secrets = { env: { KIOSK_KEY: 's3cr3t' }, config: {}, secretConfigKeys: new Set<string>() };
+    const secrets = { env: { KIOSK_KEY: 's3cr3t' }, lookupEnv: new Set(['KIOSK_KEY']), config: {}, secretConfigKeys: new Set<string>() };
     const plan = planRing(fleetOf(files), allKnown(), { ring: 'canary', secrets });
     const configuration = plan.devices[0].configuration!;
     expect(configuration.values).toEqual({ kiosk_url: 'https://example.org/canary', image: 'pi4-2026.11', api_key: 'key-s3cr3t' });
@@ -145,7 +145,7 @@ describe('planRing', () => {
 
   it('marks a value from secret stack config as secret, a plain one as plain', () => {
     const files = { 'templates/kiosk.json': '{"kiosk_url": "{{ kiosk_url }}", "a": "{{ lookup(\'config\', \'apiKey\') }}", "b": "{{ lookup(\'config\', \'site\') }}"}' };
-    const secrets = { env: {}, config: { apiKey: 'k', site: 'zurich' }, secretConfigKeys: new Set(['apiKey']) };
+    const secrets = { env: {}, lookupEnv: new Set<string>(), config: { apiKey: 'k', site: 'zurich' }, secretConfigKeys: new Set(['apiKey']) };
     const configuration = planRing(fleetOf(files), allKnown(), { ring: 'canary', secrets }).devices[0].configuration!;
     expect(configuration.values).toMatchObject({ a: 'k', b: 'zurich' });
     expect(configuration.secretKeys).toEqual(['a']);
