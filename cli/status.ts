@@ -1,7 +1,6 @@
 import Table from 'cli-table3';
 import { Command } from 'commander';
-import { runningArtifacts } from '../provider/mender';
-import { deviceConfigurations, lastSoftwareDeployment, SoftwareDeployment } from '../provider/mender/observed';
+import { deviceConfigurations, lastSoftwareDeployment, runningImages, SoftwareDeployment } from '../provider/mender/observed';
 import type { DeviceSummary } from '../program/stack';
 import type { MenderClient } from '../provider/mender';
 import { differingKeys } from '../provider/configuration-rollout';
@@ -24,7 +23,7 @@ export interface DeviceStatus {
 /** Desired (from the stack's outputs) against actual (from Mender) for each device. */
 export async function fleetStatus(client: MenderClient, devices: Record<string, DeviceSummary>, options: { deployments?: boolean } = {}): Promise<DeviceStatus[]> {
   const ids = Object.keys(devices).sort();
-  const running = await runningArtifacts(client, ids);
+  const running = await runningImages(client, ids);
   const configurations = await deviceConfigurations(client, ids.filter((id) => devices[id].configurationHash));
   return client.mapLimited(ids, async (id) => {
     const desired = devices[id];
@@ -35,7 +34,7 @@ export async function fleetStatus(client: MenderClient, devices: Record<string, 
       const inSync = state !== undefined && Object.keys(state.configured).length > 0 && differingKeys(state.configured, state.reported).length === 0;
       configuration = inSync ? 'in sync' : 'pending';
     }
-    const runningImage = running.get(id) ?? '(unknown to Mender)';
+    const runningImage = running.has(id) ? (running.get(id) ?? '(not reported)') : '(unknown to Mender)';
     const status: DeviceStatus = {
       id,
       deviceType: desired.deviceType,

@@ -167,7 +167,9 @@ export async function parseArtifact(buf: Buffer): Promise<ParsedArtifact> {
         });
       }
     }
-    updates.push({ type_info: { type: typeInfo.type ?? payloads[i].type ?? 'unknown' }, files, metadata });
+    // mender-artifact 3.9 leaves type-info's `type` empty for rootfs-image; the reader picks the
+    // payload's handler by header-info's payload type, whose GetUpdateType deployments stores.
+    updates.push({ type_info: { type: typeInfo.type || payloads[i].type || 'unknown' }, files, metadata });
   }
   return {
     name,

@@ -10,6 +10,9 @@ import { Store } from './store';
 import { DeviceDeploymentStatus, DeviceRecord, Timing } from './types';
 import type { Workflows } from './workflows';
 
+/** What a configuration artifact clears (deployments app/app.go: ArtifactConfigureProvidesCleared). */
+const CONFIGURE_PROVIDES_PREFIX = 'data-partition.mender-configure.';
+
 type Phase = 'poll' | 'downloading' | 'installing' | 'rebooting';
 
 interface Task {
@@ -110,6 +113,21 @@ export class Simulation {
     }
   }
 
+  /**
+   * The inventory after a configuration deployment, as the mender client commits it: the
+   * configuration artifact's name becomes the device's artifact_name, and its provides replace
+   * only what it clears. The artifact is the one deployments generates (app/app.go,
+   * GenerateConfigurationImage): named after the deployment (`configuration-<id>`), providing
+   * `data-partition.mender-configure.version` and clearing `data-partition.mender-configure.*`,
+   * so rootfs-image.version stays what the last OS update provided.
+   */
+  private commitConfigurationArtifact(d: DeviceRecord, artifactName: string): void {
+    for (const key of Object.keys(d.inventory)) if (key.startsWith(CONFIGURE_PROVIDES_PREFIX)) delete d.inventory[key];
+    d.inventory.artifact_name = artifactName;
+    d.inventory[`${CONFIGURE_PROVIDES_PREFIX}version`] = artifactName;
+    d.updatedTs = this.clock.iso();
+  }
+
   private step(id: string, task: Task): void {
     const d = this.store.devices.get(id);
     if (!d || d.behavior.offline) {
@@ -147,6 +165,7 @@ export class Simulation {
           } else if (this.report(id, task, 'success')) {
             // mender-configure applies it, then the device reports what it now has.
             this.deviceconfig.report(id, JSON.parse(dep.configuration ?? '{}') as Record<string, string>);
+            this.commitConfigurationArtifact(d, dep.artifactName);
           }
           return this.pollAgain(id, d, task);
         }

@@ -10,7 +10,7 @@ import { nameAFew } from '../provider/name-a-few';
 export interface DeviceFacts {
   id: string;
   deviceType?: string;
-  /** The running image: the device's `artifact_name`, which Mender compares with the artifact's name. */
+  /** The OS image the device runs, as provider/mender/observed.ts (devicesWithImages) tells it. */
   artifactName?: string;
   /** A ring reported by the device itself; it overrides Git. */
   subscribedBranch?: string;

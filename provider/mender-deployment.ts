@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type * as pulumi from '@pulumi/pulumi';
-import { chunks, isMenderApiError, runningArtifacts } from './mender';
+import { chunks, isMenderApiError, runningImages } from './mender';
 import { finishedDeploymentsOf } from './mender/observed';
 import type { Deployment, MenderClient } from './mender';
 import { menderClient } from './settings';
@@ -163,7 +163,7 @@ async function converge(client: MenderClient, inputs: MenderDeploymentInputs): P
     const done = await finishedIn(client, w.id);
     for (const d of w.devices) if (!done.has(d)) busy.add(d);
   }
-  const running = await runningArtifacts(client, desired);
+  const running = await runningImages(client, desired);
   const force = inputs.rollout?.forceInstallation ?? false;
   const needing = desired.filter((d) => !busy.has(d) && (force || running.get(d) !== inputs.artifactName));
   const alreadyRunning = desired.filter((d) => running.get(d) === inputs.artifactName && !busy.has(d)).length;
@@ -298,7 +298,7 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
       const done = await finishedIn(client, deploymentId);
       for (const d of await client.getDeploymentDeviceList(deploymentId)) if (!done.has(d)) busy.add(d);
     }
-    const running = await runningArtifacts(client, old.devices);
+    const running = await runningImages(client, old.devices);
     const outOfSync = old.devices.filter((d) => running.has(d) && running.get(d) !== old.artifactName && !busy.has(d));
     return { id, props: { ...old, status: anyUnfinished ? 'inprogress' : old.status, outOfSync } };
   },

@@ -1,5 +1,5 @@
 export * from './client';
-export { FAILED_DEVICE_STATUSES, FINISHED_DEVICE_STATUSES, RUNNING_ARTIFACT_ATTRIBUTE, SEARCH_CHUNK, chunks, runningArtifacts } from './observed';
+export { FAILED_DEVICE_STATUSES, FINISHED_DEVICE_STATUSES, SEARCH_CHUNK, chunks, runningImages } from './observed';
 export { MenderApiError, isMenderApiError, isNotFound, redact } from './errors';
 export type { MenderErrorContext, MenderErrorKind } from './errors';
 export { mapLimited, mapLimitedSettled, Semaphore } from './concurrency';

@@ -1,11 +1,9 @@
-// The fleet's actual state as Mender holds it, read in one place: what each device runs, as the
-// inventory says and as the deployments service judges it (the device's `artifact_name`:
-// deployments app/app_os.go, isAlreadyInstalled compares the artifact_name a device reports,
-// never rootfs-image.version), each device's configuration in deviceconfig, and the deployments
-// a device went through.
+// The fleet's actual state as Mender holds it, read in one place: what each device runs (see
+// runningImages), each device's configuration in deviceconfig, and the deployments a device went
+// through.
 import type { DeviceConfigurationState, MenderClient } from './client';
 import { isNotFound } from './errors';
-import type { DeviceDeploymentStatus } from './schemas';
+import type { Artifact, DeviceDeploymentStatus } from './schemas';
 
 /** Device deployment statuses after which a device is done with a deployment (model.IsDeviceDeploymentStatusFinished). */
 export const FINISHED_DEVICE_STATUSES: ReadonlySet<DeviceDeploymentStatus> = new Set<DeviceDeploymentStatus>([
@@ -19,9 +17,6 @@ export const FINISHED_DEVICE_STATUSES: ReadonlySet<DeviceDeploymentStatus> = new
 
 /** Device deployment statuses of a failed installation (the deployment's statistics count them as failures). */
 export const FAILED_DEVICE_STATUSES: ReadonlySet<DeviceDeploymentStatus> = new Set<DeviceDeploymentStatus>(['failure', 'noartifact']);
-
-/** The inventory attribute that says which artifact a device runs. */
-export const RUNNING_ARTIFACT_ATTRIBUTE = 'artifact_name';
 
 /** Devices per inventory search: Mender's largest page. */
 export const SEARCH_CHUNK = 500;
@@ -53,10 +48,101 @@ export async function inventoryAttributes<A extends string>(client: MenderClient
   return found;
 }
 
-/** The artifact each device runs; devices unknown to Mender are absent. */
-export async function runningArtifacts(client: MenderClient, devices: readonly string[]): Promise<Map<string, string | undefined>> {
-  const found = await inventoryAttributes(client, devices, [RUNNING_ARTIFACT_ATTRIBUTE]);
-  return new Map([...found].map(([id, values]) => [id, values[RUNNING_ARTIFACT_ATTRIBUTE]]));
+/**
+ * The name a configuration deployment's artifact has: the workflows service names the
+ * deployment `configuration-<deployment id>` (mender-server
+ * backend/services/workflows/worker/workflows/deploy_device_configuration.json) and deployments
+ * gives the generated artifact that name (app/app.go, GenerateConfigurationImage).
+ */
+const CONFIGURATION_ARTIFACT_NAME = /^configuration-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const isConfigurationArtifactName = (name: string): boolean => CONFIGURATION_ARTIFACT_NAME.test(name);
+
+/** The provide an OS image (rootfs-image) artifact sets, which a configuration artifact leaves alone. */
+export const ROOTFS_VERSION_ATTRIBUTE = 'rootfs-image.version';
+
+const IMAGE_ATTRIBUTES = ['artifact_name', ROOTFS_VERSION_ATTRIBUTE] as const;
+type ImageAttribute = (typeof IMAGE_ATTRIBUTES)[number];
+
+export interface ObservedDevice<A extends string> {
+  attributes: Record<A, string | undefined>;
+  /** The OS image the device runs (see runningImages); undefined when Mender cannot tell. */
+  runningImage: string | undefined;
+}
+
+/**
+ * Inventory attributes of each device and the OS image it runs, from the same inventory
+ * searches; devices unknown to Mender are absent. `artifacts`: the server's artifact listing,
+ * when the caller has it (else it is read, only if a device needs it).
+ *
+ * What a device runs is its `artifact_name` (the deployments service's isAlreadyInstalled,
+ * app/app_os.go, compares only that), except after a configuration deployment: the mender
+ * client then commits the configuration artifact's name as artifact_name
+ * (datastore/datastore.go, CommitArtifactData), and that artifact clears only
+ * `data-partition.mender-configure.*`, so the OS image is told by the `rootfs-image.version`
+ * the client still provides (its inventory script mender-inventory-provides reports the
+ * provides), as the name of the artifact that provides that version; without one, by the
+ * artifact of the device's newest successful software deployment.
+ */
+export async function devicesWithImages<A extends string>(
+  client: MenderClient,
+  devices: readonly string[],
+  attributes: readonly A[],
+  options: { artifacts?: readonly Artifact[] } = {},
+): Promise<Map<string, ObservedDevice<A>>> {
+  const found = await inventoryAttributes<A | ImageAttribute>(client, devices, [...new Set<A | ImageAttribute>([...attributes, ...IMAGE_ATTRIBUTES])]);
+  const configured = [...found].filter(([, values]) => values.artifact_name !== undefined && isConfigurationArtifactName(values.artifact_name));
+  const byVersion = configured.some(([, values]) => values[ROOTFS_VERSION_ATTRIBUTE] !== undefined) ? artifactsByRootfsVersion(options.artifacts ?? (await client.listArtifacts())) : new Map<string, Set<string>>();
+  const fromHistory = await client.mapLimited(
+    configured.filter(([, values]) => values[ROOTFS_VERSION_ATTRIBUTE] === undefined).map(([id]) => id),
+    async (id) => [id, await lastInstalledSoftware(client, id)] as const,
+  );
+  const installed = new Map(fromHistory);
+  const out = new Map<string, ObservedDevice<A>>();
+  for (const [id, values] of found) {
+    const name = values.artifact_name;
+    const version = values[ROOTFS_VERSION_ATTRIBUTE];
+    let runningImage: string | undefined = name;
+    if (name !== undefined && isConfigurationArtifactName(name)) {
+      if (version !== undefined) {
+        // mender-artifact writes the artifact name as rootfs-image.version unless told otherwise.
+        const names = byVersion.get(version);
+        runningImage = names?.size === 1 ? [...names][0] : version;
+      } else {
+        runningImage = installed.get(id);
+      }
+    }
+    const picked = {} as Record<A, string | undefined>;
+    for (const attribute of attributes) picked[attribute] = values[attribute];
+    out.set(id, { attributes: picked, runningImage });
+  }
+  return out;
+}
+
+/** The OS image each device runs (see devicesWithImages); devices unknown to Mender are absent. */
+export async function runningImages(client: MenderClient, devices: readonly string[]): Promise<Map<string, string | undefined>> {
+  const found = await devicesWithImages(client, devices, []);
+  return new Map([...found].map(([id, device]) => [id, device.runningImage]));
+}
+
+/** The names of the artifacts by the rootfs-image.version they provide. */
+function artifactsByRootfsVersion(artifacts: readonly Artifact[]): Map<string, Set<string>> {
+  const byVersion = new Map<string, Set<string>>();
+  for (const artifact of artifacts) {
+    const version = artifact.artifact_provides?.[ROOTFS_VERSION_ATTRIBUTE];
+    if (version === undefined) continue;
+    const names = byVersion.get(version) ?? new Set<string>();
+    names.add(artifact.name);
+    byVersion.set(version, names);
+  }
+  return byVersion;
+}
+
+/** The artifact the device's newest software deployment installed (or found installed), from its newest 20 deployments. */
+async function lastInstalledSoftware(client: MenderClient, device: string): Promise<string | undefined> {
+  const history = await client.getDeviceDeploymentHistory(device, { maxItems: 20 });
+  const installed = history.find((d) => d.deployment.type !== 'configuration' && (d.device.status === 'success' || d.device.status === 'already-installed'));
+  return installed?.deployment.artifact_name;
 }
 
 /**

@@ -1,5 +1,7 @@
 import { ArtifactFormatError, parseArtifact } from '../../emulator/artifact-file';
+import * as fs from 'node:fs';
 import { expectedReadout, writeMenderArtifact } from '../helpers/mender-artifact';
+import { typesAsRead, writeWithMenderArtifact } from '../helpers/mender-artifact-tool';
 
 describe('.mender artifact files', () => {
   const spec = {
@@ -36,5 +38,23 @@ describe('.mender artifact files', () => {
     const dataAt = corrupted.indexOf(Buffer.from('data/0000.tar.gz')) + 512;
     corrupted[dataAt + 100] ^= 0xff;
     await expect(parseArtifact(corrupted)).rejects.toThrow(ArtifactFormatError);
+  });
+
+  // mender-artifact 3.9's `write rootfs-image` writes `"type": ""` in headers/0000/type-info and
+  // the type only in header-info's payloads. The reader picks the payload's handler by
+  // header-info (mender-artifact areader), and deployments stores the handler's GetUpdateType
+  // (mender-server deployments app/app.go, getMetaFromArchive): `rootfs-image`.
+  it('reads the type of a rootfs-image written by mender-artifact as mender-artifact read does', async () => {
+    const file = writeWithMenderArtifact({ name: 'pi4-2026.12', deviceTypes: ['pi4-v3-arm64'], kind: { type: 'rootfs-image', content: Buffer.alloc(4096, 3) } });
+    expect(typesAsRead(file)).toEqual(['rootfs-image']);
+    const parsed = await parseArtifact(fs.readFileSync(file));
+    expect(parsed.updates.map((u) => u.type_info.type)).toEqual(['rootfs-image']);
+    expect(parsed.provides).toMatchObject({ artifact_name: 'pi4-2026.12', 'rootfs-image.version': 'pi4-2026.12' });
+  });
+
+  it('reads the type of a module-image written by mender-artifact', async () => {
+    const file = writeWithMenderArtifact({ name: 'app-1', deviceTypes: ['pi4-v3-arm64'], kind: { type: 'module-image', module: 'fleet-test-module', files: [{ name: 'payload.txt', content: 'hello' }] } });
+    expect(typesAsRead(file)).toEqual(['fleet-test-module']);
+    expect((await parseArtifact(fs.readFileSync(file))).updates.map((u) => u.type_info.type)).toEqual(['fleet-test-module']);
   });
 });

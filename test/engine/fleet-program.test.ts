@@ -8,15 +8,22 @@ import { parseWorld } from '../../emulator';
 import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
 import { step } from '../helpers/step';
+import { MenderClient } from '../../provider/mender';
+import { runningImages } from '../../provider/mender/observed';
 
 const TOKEN = 'demo-personal-access-token';
 const world = parseWorld(fs.readFileSync(path.join(repoRoot, 'demo', 'world.yaml'), 'utf8'), 'demo/world.yaml');
 const CANARY = ['048312b5-0456-47a7-9e83-b636f4c0a689', '3fb4632b-96b9-475d-ac89-02255bd15b6f', '50a28c2e-3ee8-4559-a5b9-3ce47c881c5d', '5ef8c955-4f87-4243-adcd-160f70c3c45e'];
 const PRODUCTION = ['b8b311de-000e-4914-9a13-1d7e2e23bc5d', 'ed531b64-5108-4f1d-9879-f39f56054078', 'f4580afc-7195-4c8b-b35a-e0248e6bd894'];
 
-async function running(emu: EmulatorHandle): Promise<Record<string, string>> {
-  const devices = await emu.api<{ id: string; attributes: { name: string; value: string; scope: string }[] }[]>('GET', '/api/management/v1/inventory/devices?per_page=100');
-  return Object.fromEntries(devices.map((d) => [d.id, d.attributes.find((a) => a.scope === 'inventory' && a.name === 'artifact_name')!.value]));
+/** The OS image of every device, as the project tells it (a configured device's artifact_name is its configuration's). */
+async function running(emu: EmulatorHandle): Promise<Record<string, string | undefined>> {
+  const client = new MenderClient({ serverUrl: emu.emulator.url, token: TOKEN });
+  try {
+    return Object.fromEntries(await runningImages(client, [...CANARY, ...PRODUCTION]));
+  } finally {
+    client.close();
+  }
 }
 
 describe('the fleet program against the emulator', () => {
