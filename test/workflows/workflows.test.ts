@@ -425,8 +425,8 @@ describe('preview.yml', () => {
     });
   });
 
-  it('validates the fleet first, failing the job on a validation error', () => {
-    const at = job.steps.findIndex((s) => s.run === 'node bin/fleet.js validate --fleet fleet');
+  it('validates the fleet first, with the ring\'s fleet:lookupEnv, failing the job on a validation error', () => {
+    const at = job.steps.findIndex((s) => s.run === 'node bin/fleet.js validate --fleet fleet --stack "$RING"' && s.env?.RING === '${{ github.base_ref }}');
     expect(at).toBeGreaterThan(0);
     expect(at).toBeLessThan(job.steps.findIndex((s) => s.uses === PULUMI_ACTION));
     // Only the hand-over of Pulumi's summary line may fail without failing the check.
@@ -490,8 +490,8 @@ describe('apply.yml', () => {
     expect(job.steps[tagAt].if).toBeUndefined(); // only after a successful up
   });
 
-  it('validates the fleet before applying', () => {
-    const at = job.steps.findIndex((s) => s.run === 'node bin/fleet.js validate --fleet fleet');
+  it('validates the fleet before applying, with the ring\'s fleet:lookupEnv', () => {
+    const at = job.steps.findIndex((s) => s.run === 'node bin/fleet.js validate --fleet fleet --stack "$RING"' && s.env?.RING === '${{ github.ref_name }}');
     expect(at).toBeGreaterThan(0);
     expect(at).toBeLessThan(job.steps.findIndex((s) => s.uses === PULUMI_ACTION));
   });
