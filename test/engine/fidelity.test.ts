@@ -33,9 +33,11 @@ function world(): World {
   return w;
 }
 
+// The OS image's own provide: a configuration deployment leaves it (artifact_name becomes
+// configuration-<id>, as with the real client); in this world each image provides its name.
 async function running(emu: EmulatorHandle, id: string): Promise<string | undefined> {
   const d = await emu.api<{ attributes: { name: string; value: string; scope: string }[] }>('GET', `/api/management/v1/inventory/devices/${id}`);
-  return d.attributes.find((a) => a.scope === 'inventory' && a.name === 'artifact_name')?.value;
+  return d.attributes.find((a) => a.scope === 'inventory' && a.name === 'rootfs-image.version')?.value;
 }
 const history = (emu: EmulatorHandle, id: string) =>
   emu.api<{ deployment: { id: string; name: string; type?: string }; device: { status: string } }[]>('GET', `${DEPLOYMENTS}/devices/${id}`);

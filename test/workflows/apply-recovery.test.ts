@@ -203,7 +203,8 @@ describe.each([
 
     // Converged: every canary device runs its image; no device got two deployments of an artifact.
     const devices = await emu.api<{ id: string; attributes: { name: string; value: string; scope: string }[] }[]>('GET', '/api/management/v1/inventory/devices?per_page=100');
-    const running = Object.fromEntries(devices.map((d) => [d.id, d.attributes.find((a) => a.scope === 'inventory' && a.name === 'artifact_name')!.value]));
+    // The OS image's own provide, which a configuration deployment leaves (artifact_name becomes configuration-<id>).
+    const running = Object.fromEntries(devices.map((d) => [d.id, d.attributes.find((a) => a.scope === 'inventory' && a.name === 'rootfs-image.version')!.value]));
     expect(Object.fromEntries(Object.keys(CANARY).map((id) => [id, running[id]]))).toEqual(CANARY);
     const software = (await emu.api<ApiDeployment[]>('GET', `${DEPLOYMENTS}?per_page=500`)).filter((d) => d.type !== 'configuration');
     const pairs: string[] = [];
