@@ -74,7 +74,8 @@ describe('edi-cd fleets applied as they are', () => {
     for (const id of ids) {
       const attributes = inventory.find((d) => d.id === id)!.attributes;
       const configuration = await emu.api<{ reported?: Record<string, string> }>('GET', `/api/management/v1/deviceconfig/configurations/device/${id}`);
-      states[id] = { image: attributes.find((a) => a.scope === 'inventory' && a.name === 'artifact_name')!.value, reported: configuration.reported ?? {} };
+      // The OS image's own provide, which a configuration deployment leaves (artifact_name becomes configuration-<id>).
+      states[id] = { image: attributes.find((a) => a.scope === 'inventory' && a.name === 'rootfs-image.version')!.value, reported: configuration.reported ?? {} };
     }
     return states;
   }
