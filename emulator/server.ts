@@ -13,6 +13,7 @@ import { registerDeploymentRoutes } from './routes/deployments';
 import { registerArtifactRoutes } from './routes/artifacts';
 import { registerDeviceconfigRoutes } from './routes/deviceconfig';
 import { registerDeviceRoutes } from './routes/devices';
+import { parseJsonBody } from './json-body';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -76,15 +77,7 @@ export async function buildServer(ctx: EmulatorContext, opts: { log?: boolean } 
   const auth = new Auth(ctx.store);
 
   // Mender's services parse JSON whatever the Content-Type says (gin's ShouldBindJSON).
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
-  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
   await app.register(multipart, { limits: { fileSize: MAX_ARTIFACT_BYTES, files: 1 } });
 
   app.addHook('onRequest', async (req, reply) => {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Auth } from '../auth';
 import type { EmulatorContext } from '../context';
 import { unauthorized } from '../errors';
+import { parseJsonBody } from '../json-body';
 
 export function registerUseradmRoutes(app: FastifyInstance, _ctx: EmulatorContext, auth: Auth): void {
   // AuthLoginHandler (backend/services/useradm/api/http/api_useradm.go) binds the login options
@@ -11,15 +12,7 @@ export function registerUseradmRoutes(app: FastifyInstance, _ctx: EmulatorContex
   // parser refuses an empty body; this scope's parser takes it as no options.
   void app.register(async (scope) => {
     scope.removeContentTypeParser('application/json');
-    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-      const text = String(body);
-      if (text.trim() === '') return done(null, undefined);
-      try {
-        done(null, JSON.parse(text));
-      } catch (err) {
-        done(err as Error, undefined);
-      }
-    });
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
 
     scope.post('/api/management/v1/useradm/auth/login', async (req, reply) => {
       if (!/^Basic\s/i.test(req.headers.authorization ?? '')) throw unauthorized('invalid or missing auth header');
