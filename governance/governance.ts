@@ -6,8 +6,16 @@
 //   included), the `fleet-preview` check of .github/workflows/preview.yml must pass on an
 //   up-to-date branch, approving reviews as configured (production: 1, stale ones dismissed),
 //   no force pushes, no deletions; optionally only `mergers` may merge.
-// - Each ring has an Actions environment of its name holding its secrets, which the
-//   workflows select with `environment: <ring>`.
+// - The working branch is protected too (a pull request with an approval): GitHub runs the
+//   preview workflow (pull_request_target) from the default branch, so its workflows are
+//   trusted code.
+// - Each ring has three Actions environments holding its secrets (README, "Trust model"):
+//   `<ring>`, for apply and drift, released only to jobs on the ring branch; `<ring>-preview`,
+//   for previews of pull requests that change only the fleet description (the ring's program
+//   runs, with the pull request's fleet as data); `<ring>-review`, for previews of pull requests
+//   that change anything else, released only when a reviewer approves the job. Both preview
+//   environments are released only to jobs on the working branch, where GitHub runs
+//   pull_request_target workflows.
 import * as github from '@pulumi/github';
 import * as pulumi from '@pulumi/pulumi';
 
@@ -19,6 +27,11 @@ export const DRIFT_LABEL = 'fleet-drift';
 export interface RingSecrets {
   menderAccessToken: pulumi.Input<string>;
   pulumiConfigPassphrase: pulumi.Input<string>;
+  /**
+   * The token the previews use (`<ring>-preview`, `<ring>-review`): a read-only one where the
+   * server's roles allow it, since a preview only reads. Default: menderAccessToken.
+   */
+  previewMenderAccessToken?: pulumi.Input<string>;
   /** Not a secret: an environment variable. */
   menderServerUrl?: string;
   pulumiBackendUrl?: pulumi.Input<string>;
@@ -33,12 +46,30 @@ export interface GovernanceArgs {
   sourceBranch?: string;
   /** The ring branches, each with its environment's secrets. */
   rings: Record<string, RingSecrets>;
-  /** Approving reviews required per ring; a ring not listed needs a pull request, 0 approvals. */
+  /**
+   * Approving reviews required per branch (the rings and the working branch); a ring not
+   * listed needs a pull request with 0 approvals, the working branch 1.
+   */
   requiredApprovals?: Record<string, number>;
+  /**
+   * Who approves the preview of a pull request that changes code (the `<ring>-review`
+   * environments): GitHub user and team ids (numbers), at least one; at most six in all.
+   */
+  previewReviewers: PreviewReviewers;
   /** Actors (`/org/team`, `/user`, node IDs) allowed to merge into the ring branches; empty: anyone with write access, through a pull request. */
   mergers?: string[];
   /** The provider to use (tests, or an explicit token). */
   provider?: github.Provider;
+}
+
+export interface PreviewReviewers {
+  users?: number[];
+  teams?: number[];
+}
+
+/** The environments of a ring, as preview.yml, apply.yml and drift.yml name them. */
+export function ringEnvironments(ring: string): { deploy: string; preview: string; review: string } {
+  return { deploy: ring, preview: `${ring}-preview`, review: `${ring}-review` };
 }
 
 export interface Governance {
@@ -47,12 +78,15 @@ export interface Governance {
   ringBranches: github.Branch[];
   protections: { pattern: string; resource: github.BranchProtection }[];
   environments: { environment: string; resource: github.RepositoryEnvironment }[];
+  deploymentPolicies: { environment: string; branch: string; resource: github.RepositoryEnvironmentDeploymentPolicy }[];
   secrets: github.ActionsEnvironmentSecret[];
   variables: github.ActionsEnvironmentVariable[];
   driftLabel: github.IssueLabel;
 }
 
 export const DEFAULT_APPROVALS: Record<string, number> = { canary: 0, production: 1 };
+/** Approvals on the working branch when requiredApprovals does not name it. */
+export const DEFAULT_WORKING_APPROVALS = 1;
 
 export function declareGovernance(args: GovernanceArgs): Governance {
   const opts: pulumi.CustomResourceOptions = args.provider ? { provider: args.provider } : {};
@@ -68,6 +102,15 @@ export function declareGovernance(args: GovernanceArgs): Governance {
     }
   }
   const mergers = args.mergers ?? [];
+  const reviewerUsers = args.previewReviewers?.users ?? [];
+  const reviewerTeams = args.previewReviewers?.teams ?? [];
+  const reviewerIds = [...reviewerUsers, ...reviewerTeams];
+  if (reviewerIds.length === 0) {
+    throw new Error('governance: previewReviewers needs at least one GitHub user or team id: they approve the previews of pull requests that change code (the <ring>-review environments)');
+  }
+  if (reviewerIds.length > 6 || reviewerIds.some((id) => !Number.isInteger(id) || id <= 0)) {
+    throw new Error('governance: previewReviewers takes at most six positive integer ids (GitHub user and team ids, not logins)');
+  }
 
   const repo = github.getRepositoryOutput({ name: repository }, args.provider ? { provider: args.provider } : undefined);
 
@@ -84,6 +127,48 @@ export function declareGovernance(args: GovernanceArgs): Governance {
   const ringBranches: github.Branch[] = [];
   const protections: Governance['protections'] = [];
   const environments: Governance['environments'] = [];
+  const deploymentPolicies: Governance['deploymentPolicies'] = [];
+
+  // The preview workflow runs from the default branch with ring credentials: its changes are
+  // reviewed like the rings'. No status check: nothing previews a merge into it.
+  const workingApprovals = approvals[working] ?? DEFAULT_WORKING_APPROVALS;
+  protections.push({
+    pattern: working,
+    resource: new github.BranchProtection(`protect-${working}`, {
+      repositoryId: repo.nodeId,
+      pattern: working,
+      enforceAdmins: true,
+      allowsForcePushes: false,
+      allowsDeletions: false,
+      lockBranch: false,
+      requireConversationResolution: true,
+      requiredPullRequestReviews: [{
+        requiredApprovingReviewCount: workingApprovals,
+        dismissStaleReviews: true,
+        requireLastPushApproval: workingApprovals > 0,
+      }],
+      restrictPushes: mergers.length > 0 ? [{ blocksCreations: true, pushAllowances: mergers }] : [],
+    }, { ...opts, dependsOn: [workingBranch] }),
+  });
+
+  /** An environment whose secrets GitHub releases only to jobs whose ref is `branch`. */
+  const environmentFor = (name: string, branch: string, extra: Partial<github.RepositoryEnvironmentArgs> = {}) => {
+    const resource = new github.RepositoryEnvironment(`environment-${name}`, {
+      repository,
+      environment: name,
+      canAdminsBypass: false,
+      deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
+      ...extra,
+    }, opts);
+    environments.push({ environment: name, resource });
+    const policy = new github.RepositoryEnvironmentDeploymentPolicy(`environment-${name}-branch`, {
+      repository,
+      environment: resource.environment,
+      branchPattern: branch,
+    }, opts);
+    deploymentPolicies.push({ environment: name, branch, resource: policy });
+    return resource;
+  };
   const secrets: github.ActionsEnvironmentSecret[] = [];
   const variables: github.ActionsEnvironmentVariable[] = [];
 
@@ -117,38 +202,41 @@ export function declareGovernance(args: GovernanceArgs): Governance {
     }, { ...opts, dependsOn: [branch] });
     protections.push({ pattern: ring, resource: protection });
 
-    // No deployment branch policy: the preview of a pull request (whose ref is the pull
-    // request's, not the ring's) needs the ring's secrets too. Forks get none from GitHub.
-    const environment = new github.RepositoryEnvironment(`environment-${ring}`, {
-      repository,
-      environment: ring,
-      canAdminsBypass: false,
-    }, opts);
-    environments.push({ environment: ring, resource: environment });
-
+    const names = ringEnvironments(ring);
     const ringSecrets = args.rings[ring];
-    const secretValues: [string, pulumi.Input<string> | undefined][] = [
-      ['MENDER_ACCESS_TOKEN', ringSecrets.menderAccessToken],
-      ['PULUMI_CONFIG_PASSPHRASE', ringSecrets.pulumiConfigPassphrase],
-      ['PULUMI_BACKEND_URL', ringSecrets.pulumiBackendUrl],
-    ];
-    for (const [secretName, value] of secretValues) {
-      if (value === undefined) continue;
-      secrets.push(new github.ActionsEnvironmentSecret(`${ring}-${secretName.toLowerCase()}`, {
-        repository,
-        environment: environment.environment,
-        secretName,
-        // Secret in the state and in every diff, whatever the caller passed.
-        value: pulumi.secret(value),
-      }, opts));
-    }
-    if (ringSecrets.menderServerUrl) {
-      variables.push(new github.ActionsEnvironmentVariable(`${ring}-mender_server_url`, {
-        repository,
-        environment: environment.environment,
-        variableName: 'MENDER_SERVER_URL',
-        value: ringSecrets.menderServerUrl,
-      }, opts));
+    const deploy = environmentFor(names.deploy, ring);
+    // pull_request_target jobs run on the default branch's ref: only there are previews released.
+    const preview = environmentFor(names.preview, working);
+    const review = environmentFor(names.review, working, {
+      reviewers: [{ users: reviewerUsers, teams: reviewerTeams }],
+      // The author of a pull request does not approve the run of their own code.
+      preventSelfReview: true,
+    });
+    const previewToken = ringSecrets.previewMenderAccessToken ?? ringSecrets.menderAccessToken;
+    for (const [environment, name, token] of [[deploy, names.deploy, ringSecrets.menderAccessToken], [preview, names.preview, previewToken], [review, names.review, previewToken]] as const) {
+      const secretValues: [string, pulumi.Input<string> | undefined][] = [
+        ['MENDER_ACCESS_TOKEN', token],
+        ['PULUMI_CONFIG_PASSPHRASE', ringSecrets.pulumiConfigPassphrase],
+        ['PULUMI_BACKEND_URL', ringSecrets.pulumiBackendUrl],
+      ];
+      for (const [secretName, value] of secretValues) {
+        if (value === undefined) continue;
+        secrets.push(new github.ActionsEnvironmentSecret(`${name}-${secretName.toLowerCase()}`, {
+          repository,
+          environment: environment.environment,
+          secretName,
+          // Secret in the state and in every diff, whatever the caller passed.
+          value: pulumi.secret(value),
+        }, opts));
+      }
+      if (ringSecrets.menderServerUrl) {
+        variables.push(new github.ActionsEnvironmentVariable(`${name}-mender_server_url`, {
+          repository,
+          environment: environment.environment,
+          variableName: 'MENDER_SERVER_URL',
+          value: ringSecrets.menderServerUrl,
+        }, opts));
+      }
     }
   }
 
@@ -159,7 +247,7 @@ export function declareGovernance(args: GovernanceArgs): Governance {
     description: 'The fleet differs from its ring branch (opened by the drift workflow)',
   }, opts);
 
-  return { workingBranch, defaultBranch, ringBranches, protections, environments, secrets, variables, driftLabel };
+  return { workingBranch, defaultBranch, ringBranches, protections, environments, deploymentPolicies, secrets, variables, driftLabel };
 }
 
 const NAMESPACE = 'fleet-governance';
@@ -197,6 +285,7 @@ export function readGovernanceConfig(): GovernanceArgs | undefined {
   for (const ring of ringNames) {
     rings[ring] = {
       menderAccessToken: requireSecretConfig(`${ring}MenderAccessToken`, true)!,
+      previewMenderAccessToken: requireSecretConfig(`${ring}PreviewMenderAccessToken`, false),
       pulumiConfigPassphrase: requireSecretConfig(`${ring}PulumiConfigPassphrase`, true)!,
       menderServerUrl: config.get(`${ring}MenderServerUrl`),
       pulumiBackendUrl,
@@ -209,5 +298,6 @@ export function readGovernanceConfig(): GovernanceArgs | undefined {
     rings,
     requiredApprovals: config.getObject<Record<string, number>>('requiredApprovals'),
     mergers: config.getObject<string[]>('mergers'),
+    previewReviewers: config.requireObject<PreviewReviewers>('previewReviewers'),
   };
 }

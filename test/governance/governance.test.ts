@@ -70,7 +70,7 @@ describe('declareGovernance', () => {
 
   beforeAll(async () => {
     registered.length = 0;
-    g = gov.declareGovernance({ repository: 'fleet', rings: ringSecrets });
+    g = gov.declareGovernance({ repository: 'fleet', rings: ringSecrets, previewReviewers: { users: [101], teams: [202] } });
     await value(pulumi.all(g.protections.map((p) => p.resource.urn)));
     await value(pulumi.all(g.secrets.map((s) => s.urn)));
     await settle();
@@ -96,10 +96,18 @@ describe('declareGovernance', () => {
     }
   });
 
-  it('protects exactly the ring branches', () => {
+  it('protects the ring branches and the working branch', () => {
     const protections = registered.filter((r) => r.type === 'github:index/branchProtection:BranchProtection');
-    expect(protections.map((p) => p.inputs.pattern).sort()).toEqual(['canary', 'production']);
-    expect(g.protections.map((p) => p.pattern)).toEqual(['canary', 'production']);
+    expect(protections.map((p) => p.inputs.pattern).sort()).toEqual(['canary', 'develop', 'production']);
+    expect(g.protections.map((p) => p.pattern)).toEqual(['develop', 'canary', 'production']);
+  });
+
+  it('develop: GitHub runs the preview workflow from it, so it changes only by a pull request with one approval', () => {
+    const p = byName('protect-develop').inputs;
+    expect(p).toMatchObject({ repositoryId: REPO_NODE_ID, enforceAdmins: true, allowsForcePushes: false, allowsDeletions: false });
+    expect(p.requiredPullRequestReviews).toEqual([{ requiredApprovingReviewCount: 1, dismissStaleReviews: true, requireLastPushApproval: true }]);
+    // Nothing previews a merge into develop: no required check there.
+    expect(p.requiredStatusChecks).toBeUndefined();
   });
 
   it.each(['canary', 'production'])('%s: admins included, no force pushes, no deletions, not locked, conversations resolved', (ring) => {
@@ -135,15 +143,39 @@ describe('declareGovernance', () => {
     }
   });
 
-  it('declares one Actions environment per ring, admins not bypassing', () => {
+  it('declares three Actions environments per ring, admins not bypassing, each limited to one branch', () => {
     const envs = registered.filter((r) => r.type === 'github:index/repositoryEnvironment:RepositoryEnvironment');
-    expect(envs.map((e) => e.inputs).sort((a, b) => String(a.environment).localeCompare(String(b.environment)))).toEqual([
-      { repository: 'fleet', environment: 'canary', canAdminsBypass: false },
-      { repository: 'fleet', environment: 'production', canAdminsBypass: false },
+    expect(envs.map((e) => e.inputs.environment).sort()).toEqual(['canary', 'canary-preview', 'canary-review', 'production', 'production-preview', 'production-review']);
+    for (const e of envs) {
+      expect(e.inputs).toMatchObject({ repository: 'fleet', canAdminsBypass: false, deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true } });
+    }
+    const policies = registered.filter((r) => r.type === 'github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy');
+    expect(policies.map((p) => `${p.inputs.environment}<-${p.inputs.branchPattern}`).sort()).toEqual([
+      'canary-preview<-develop', 'canary-review<-develop', 'canary<-canary',
+      'production-preview<-develop', 'production-review<-develop', 'production<-production',
     ]);
+    for (const p of policies) expect(p.inputs.tagPattern).toBeUndefined();
   });
 
-  it('puts MENDER_ACCESS_TOKEN and PULUMI_CONFIG_PASSPHRASE in each ring environment, as secrets', async () => {
+  it.each(['canary', 'production'])('%s: the ring environment releases its secrets only to jobs on its own branch (apply, drift), not to a pull request\'s', (ring) => {
+    const env = byName(`environment-${ring}`).inputs;
+    expect(env.reviewers).toBeUndefined();
+    expect(byName(`environment-${ring}-branch`).inputs).toEqual({ repository: 'fleet', environment: ring, branchPattern: ring });
+    // A `pull_request` job runs on refs/pull/<n>/merge and a pull_request_target job on the
+    // default branch: neither matches the pattern, so neither gets the ring's secrets.
+    expect(gov.ringEnvironments(ring).deploy).toBe(ring);
+  });
+
+  it.each(['canary', 'production'])('%s-review: a code change is previewed only after a reviewer (not its author) approves the job', (ring) => {
+    const env = byName(`environment-${ring}-review`).inputs;
+    expect(env.reviewers).toEqual([{ users: [101], teams: [202] }]);
+    expect(env.preventSelfReview).toBe(true);
+    const preview = byName(`environment-${ring}-preview`).inputs;
+    expect(preview.reviewers).toBeUndefined();
+    expect(gov.ringEnvironments(ring)).toEqual({ deploy: ring, preview: `${ring}-preview`, review: `${ring}-review` });
+  });
+
+  it('puts MENDER_ACCESS_TOKEN and PULUMI_CONFIG_PASSPHRASE in each environment, as secrets', async () => {
     const secrets = registered.filter((r) => r.type === 'github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret');
     const seen = secrets.map((s) => {
       const v = unwrapSecret(s.inputs.value);
@@ -152,11 +184,21 @@ describe('declareGovernance', () => {
       return `${s.inputs.environment}/${s.inputs.secretName}=${v.value}`;
     }).sort();
     expect(seen).toEqual([
+      'canary-preview/MENDER_ACCESS_TOKEN=canary-token',
+      'canary-preview/PULUMI_CONFIG_PASSPHRASE=canary-pass',
+      'canary-review/MENDER_ACCESS_TOKEN=canary-token',
+      'canary-review/PULUMI_CONFIG_PASSPHRASE=canary-pass',
       'canary/MENDER_ACCESS_TOKEN=canary-token',
       'canary/PULUMI_CONFIG_PASSPHRASE=canary-pass',
+      'production-preview/MENDER_ACCESS_TOKEN=production-token',
+      'production-preview/PULUMI_CONFIG_PASSPHRASE=production-pass',
+      'production-review/MENDER_ACCESS_TOKEN=production-token',
+      'production-review/PULUMI_CONFIG_PASSPHRASE=production-pass',
       'production/MENDER_ACCESS_TOKEN=production-token',
       'production/PULUMI_CONFIG_PASSPHRASE=production-pass',
     ]);
+    // The ring environment's resources keep their names (and so their URNs) from before the preview environments.
+    expect(byName('canary-mender_access_token').inputs.environment).toBe('canary');
     for (const s of g.secrets) {
       expect(await pulumi.isSecret(s.value)).toBe(true);
     }
@@ -164,9 +206,9 @@ describe('declareGovernance', () => {
 
   it('sets MENDER_SERVER_URL as a plain environment variable where configured', () => {
     const vars = registered.filter((r) => r.type === 'github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable');
-    expect(vars.map((v) => v.inputs)).toEqual([
-      { repository: 'fleet', environment: 'canary', variableName: 'MENDER_SERVER_URL', value: 'https://mender.example.com' },
-    ]);
+    expect(vars.map((v) => v.inputs).sort((a, b) => String(a.environment).localeCompare(String(b.environment)))).toEqual(['canary', 'canary-preview', 'canary-review'].map((environment) => (
+      { repository: 'fleet', environment, variableName: 'MENDER_SERVER_URL', value: 'https://mender.example.com' }
+    )));
   });
 
   it('declares the label of the drift issues', () => {
@@ -175,13 +217,14 @@ describe('declareGovernance', () => {
 
   it('declares nothing else', () => {
     expect(registered.map((r) => r.type).sort()).toEqual([
-      ...Array(4).fill('github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret'),
-      'github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable',
+      ...Array(12).fill('github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret'),
+      ...Array(3).fill('github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable'),
       ...Array(3).fill('github:index/branch:Branch'),
       'github:index/branchDefault:BranchDefault',
-      ...Array(2).fill('github:index/branchProtection:BranchProtection'),
+      ...Array(3).fill('github:index/branchProtection:BranchProtection'),
       'github:index/issueLabel:IssueLabel',
-      ...Array(2).fill('github:index/repositoryEnvironment:RepositoryEnvironment'),
+      ...Array(6).fill('github:index/repositoryEnvironment:RepositoryEnvironment'),
+      ...Array(6).fill('github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy'),
     ]);
   });
 });
@@ -194,8 +237,9 @@ describe('declareGovernance options', () => {
       workingBranch: 'dev',
       sourceBranch: 'trunk',
       rings: { production: { menderAccessToken: pulumi.secret('t'), pulumiConfigPassphrase: pulumi.secret('p'), pulumiBackendUrl: pulumi.secret('s3://state') } },
-      requiredApprovals: { production: 2 },
+      requiredApprovals: { production: 2, dev: 0 },
       mergers: ['/acme/fleet-maintainers'],
+      previewReviewers: { teams: [7] },
     });
     await value(pulumi.all([...g.protections.map((p) => p.resource.urn), ...g.secrets.map((s) => s.urn)]));
     await settle();
@@ -204,6 +248,13 @@ describe('declareGovernance options', () => {
     expect(p.requiredPullRequestReviews).toEqual([{ requiredApprovingReviewCount: 2, dismissStaleReviews: true, requireLastPushApproval: true }]);
     expect(byName('branch-dev').inputs).toMatchObject({ branch: 'dev', sourceBranch: 'trunk' });
     expect(byName('branch-production').inputs).toMatchObject({ sourceBranch: 'dev' });
+    expect(byName('protect-dev').inputs.requiredPullRequestReviews).toEqual([{ requiredApprovingReviewCount: 0, dismissStaleReviews: true, requireLastPushApproval: false }]);
+    expect(byName('protect-dev').inputs.restrictPushes).toEqual([{ blocksCreations: true, pushAllowances: ['/acme/fleet-maintainers'] }]);
+    // The previews are released on the working branch, whatever it is called.
+    expect(byName('environment-production-review-branch').inputs.branchPattern).toBe('dev');
+    expect(byName('environment-production-review').inputs.reviewers).toEqual([{ users: [], teams: [7] }]);
+    // The backend URL reaches the preview environments too (a preview reads the state).
+    expect(unwrapSecret(byName('production-preview-pulumi_backend_url').inputs.value)).toEqual({ secret: true, value: 's3://state' });
     const backend = byName('production-pulumi_backend_url').inputs;
     expect(backend.secretName).toBe('PULUMI_BACKEND_URL');
     expect(unwrapSecret(backend.value)).toEqual({ secret: true, value: 's3://state' });
@@ -211,9 +262,15 @@ describe('declareGovernance options', () => {
 
   it('refuses bad arguments', () => {
     const s = { menderAccessToken: 't', pulumiConfigPassphrase: 'p' };
-    expect(() => gov.declareGovernance({ repository: 'r', rings: {} })).toThrow(/no ring/);
-    expect(() => gov.declareGovernance({ repository: 'r', rings: { develop: s } })).toThrow(/working branch develop cannot be a ring/);
-    expect(() => gov.declareGovernance({ repository: 'r', rings: { production: s }, requiredApprovals: { production: 1.5 } })).toThrow(/requiredApprovals.production/);
+    const previewReviewers = { users: [1] };
+    expect(() => gov.declareGovernance({ repository: 'r', rings: {}, previewReviewers })).toThrow(/no ring/);
+    expect(() => gov.declareGovernance({ repository: 'r', rings: { develop: s }, previewReviewers })).toThrow(/working branch develop cannot be a ring/);
+    expect(() => gov.declareGovernance({ repository: 'r', rings: { production: s }, requiredApprovals: { production: 1.5 }, previewReviewers })).toThrow(/requiredApprovals.production/);
+    expect(() => gov.declareGovernance({ repository: 'r', rings: { production: s }, previewReviewers: {} })).toThrow(
+      'governance: previewReviewers needs at least one GitHub user or team id: they approve the previews of pull requests that change code (the <ring>-review environments)',
+    );
+    expect(() => gov.declareGovernance({ repository: 'r', rings: { production: s }, previewReviewers: { users: [1, 2, 3, 4], teams: [5, 6, 7] } })).toThrow(/at most six/);
+    expect(() => gov.declareGovernance({ repository: 'r', rings: { production: s }, previewReviewers: { users: [0] } })).toThrow(/positive integer ids/);
   });
 });
 
@@ -229,8 +286,10 @@ describe('readGovernanceConfig', () => {
     [`${NS}:canaryMenderServerUrl`]: 'https://mender.example.com',
     [`${NS}:requiredApprovals`]: '{"canary":0,"production":1}',
     [`${NS}:mergers`]: '["/acme/fleet-maintainers"]',
+    [`${NS}:previewReviewers`]: '{"teams":[202]}',
+    [`${NS}:productionPreviewMenderAccessToken`]: 'pt-read-only',
   };
-  const secretKeys = ['canaryMenderAccessToken', 'canaryPulumiConfigPassphrase', 'productionMenderAccessToken', 'productionPulumiConfigPassphrase'].map((k) => `${NS}:${k}`);
+  const secretKeys = ['canaryMenderAccessToken', 'canaryPulumiConfigPassphrase', 'productionMenderAccessToken', 'productionPulumiConfigPassphrase', 'productionPreviewMenderAccessToken'].map((k) => `${NS}:${k}`);
   afterAll(() => pulumi.runtime.setAllConfig({}, []));
 
   it('is off unless enabled', () => {
@@ -247,6 +306,11 @@ describe('readGovernanceConfig', () => {
     expect(Object.keys(args.rings)).toEqual(['canary', 'production']);
     expect(args.requiredApprovals).toEqual({ canary: 0, production: 1 });
     expect(args.mergers).toEqual(['/acme/fleet-maintainers']);
+    expect(args.previewReviewers).toEqual({ teams: [202] });
+    expect(args.rings.canary.previewMenderAccessToken).toBeUndefined();
+    const previewToken = args.rings.production.previewMenderAccessToken as pulumi.Output<string>;
+    expect(await pulumi.isSecret(previewToken)).toBe(true);
+    expect(await value(previewToken)).toBe('pt-read-only');
     expect(args.rings.canary.menderServerUrl).toBe('https://mender.example.com');
     expect(args.rings.production.menderServerUrl).toBeUndefined();
     expect(args.rings.production.pulumiBackendUrl).toBeUndefined();
