@@ -78,8 +78,9 @@ function pulumiSteps(job: Job): Step[] {
   return job.steps.filter((s) => s.uses?.startsWith('pulumi/actions@'));
 }
 
-function onlyJob(file: string): Job {
-  const jobs = Object.values(wf[file].jobs);
+/** The one job of a workflow that runs Pulumi (preview.yml and drift.yml have a helper job beside it). */
+function pulumiJob(file: string): Job {
+  const jobs = Object.values(wf[file].jobs).filter((j) => pulumiSteps(j).length > 0);
   expect(jobs).toHaveLength(1);
   return jobs[0];
 }
@@ -184,11 +185,12 @@ describe('the workflows', () => {
     expect(files).toEqual(['apply.yml', 'drift.yml', 'preview.yml']);
   });
 
-  it('never run on pull_request_target or workflow_run (which hand secrets to untrusted code)', () => {
+  it('never run on pull_request (its workflow and code are the pull request\'s) or workflow_run; only preview.yml on pull_request_target', () => {
     for (const f of files) {
-      expect(Object.keys(wf[f].on)).not.toContain('pull_request_target');
+      expect(Object.keys(wf[f].on)).not.toContain('pull_request');
       expect(Object.keys(wf[f].on)).not.toContain('workflow_run');
     }
+    expect(files.filter((f) => 'pull_request_target' in wf[f].on)).toEqual(['preview.yml']);
   });
 
   it('pin every action to a major version, and use pulumi/actions for Pulumi', () => {
@@ -207,7 +209,7 @@ describe('the workflows', () => {
     expect(runs).toMatch(/bash scripts\/engine \| tail -n 1/);
     expect(runs).toMatch(/>> "\$GITHUB_PATH"/);
     for (const f of files) {
-      for (const job of Object.values(wf[f].jobs)) {
+      for (const job of [pulumiJob(f)]) {
         const setupAt = job.steps.findIndex((s) => s.uses === './.github/actions/setup-fleet');
         const checkoutAt = job.steps.findIndex((s) => s.uses === 'actions/checkout@v4');
         const pulumiAt = job.steps.findIndex((s) => s.uses === PULUMI_ACTION);
@@ -270,16 +272,20 @@ describe('the workflows', () => {
     for (const f of files) for (const job of Object.values(wf[f].jobs)) expect(job['timeout-minutes']).toBeGreaterThan(0);
   });
 
-  it('have minimal permissions, set once per workflow', () => {
-    expect(wf['preview.yml'].permissions).toEqual({ contents: 'read', 'pull-requests': 'write' });
+  it('have minimal permissions: per job where the jobs need different ones', () => {
     expect(wf['apply.yml'].permissions).toEqual({ contents: 'read' });
-    expect(wf['drift.yml'].permissions).toEqual({ contents: 'read', issues: 'write' });
-    for (const f of files) for (const job of Object.values(wf[f].jobs)) expect(job.permissions).toBeUndefined();
+    expect(wf['apply.yml'].jobs.apply.permissions).toBeUndefined();
+    expect(wf['preview.yml'].permissions).toEqual({});
+    expect(wf['preview.yml'].jobs.scope.permissions).toEqual({ contents: 'read' });
+    expect(wf['preview.yml'].jobs.preview.permissions).toEqual({ contents: 'read', 'pull-requests': 'write' });
+    expect(wf['drift.yml'].permissions).toEqual({});
+    expect(wf['drift.yml'].jobs.dispatch.permissions).toEqual({ actions: 'write' });
+    expect(wf['drift.yml'].jobs.drift.permissions).toEqual({ contents: 'read', issues: 'write' });
   });
 
   it('check that the secrets are set, with a clear message, before using them', () => {
     for (const f of files) {
-      const job = onlyJob(f);
+      const job = pulumiJob(f);
       const checkAt = job.steps.findIndex((s) => s.name === 'Check the secrets are set');
       expect(checkAt).toBeGreaterThan(0);
       expect(checkAt).toBeLessThan(job.steps.findIndex((s) => s.uses === PULUMI_ACTION));
@@ -295,10 +301,50 @@ describe('the workflows', () => {
 
 describe('preview.yml', () => {
   const w = wf['preview.yml'];
-  const job = onlyJob('preview.yml');
+  const job = pulumiJob('preview.yml');
 
-  it('runs on pull requests into the ring branches only', () => {
-    expect(w.on).toEqual({ pull_request: { branches: RINGS } });
+  const scope = w.jobs.scope;
+
+  it('runs on pull requests into the ring branches only, from the default branch\'s workflow (pull_request_target)', () => {
+    expect(w.on).toEqual({ pull_request_target: { branches: RINGS } });
+  });
+
+  it('decides what the pull request changes in a job with no environment and no secret, with the ring branch\'s own script', () => {
+    expect(scope.name).toBe('fleet-preview-scope');
+    expect(scope.environment).toBeUndefined();
+    expect(JSON.stringify(scope)).not.toMatch(/secrets\./);
+    const checkout = scope.steps.find((s) => s.uses === 'actions/checkout@v4')!;
+    expect(checkout.with).toEqual({ ref: '${{ github.base_ref }}', 'fetch-depth': 0 });
+    // Nothing of the pull request is installed or run here: no set-up, no npm, no node.
+    for (const s of scope.steps) {
+      expect(s.uses === undefined || s.uses === 'actions/checkout@v4').toBe(true);
+      expect(s.run ?? '').not.toMatch(/\b(npm|npx|node)\b/);
+    }
+    expect(scope.steps.map((s) => s.run).filter(Boolean).join('\n')).toContain('bash scripts/preview-scope "$RING" refs/remotes/pull/merge fleet >> "$GITHUB_OUTPUT"');
+    expect(scope.outputs).toEqual({
+      environment: '${{ steps.scope.outputs.environment }}',
+      'fleet-only': '${{ steps.scope.outputs.fleet-only }}',
+      code: '${{ steps.scope.outputs.code }}',
+      fleet: '${{ steps.scope.outputs.fleet }}',
+    });
+  });
+
+  it('runs the preview with the code and in the environment the scope chose; an unknown scope gets the review environment and fails', () => {
+    expect(job.needs).toBe('scope');
+    // Not skipped when the scope failed: a skipped required check counts as passed.
+    expect(job.if).toBe('${{ !cancelled() }}');
+    expect(job.environment).toEqual({ name: "${{ needs.scope.outputs.environment || format('{0}-review', github.base_ref) }}" });
+    const stop = job.steps.find((s) => s.name === 'Stop when the scope is unknown')!;
+    expect(stop.if).toBe("needs.scope.result != 'success'");
+    expect(stop.run).toMatch(/exit 1\s*$/);
+    const checkout = job.steps.find((s) => s.uses === 'actions/checkout@v4')!;
+    expect(job.steps.indexOf(stop)).toBeLessThan(job.steps.indexOf(checkout));
+    expect(checkout.with).toEqual({ ref: '${{ needs.scope.outputs.code }}' });
+    const overlay = job.steps.find((s) => s.run?.includes('scripts/preview-overlay'))!;
+    expect(overlay.if).toBe("needs.scope.outputs.fleet-only == 'true'");
+    // The fleet is laid over before anything is installed or run.
+    expect(job.steps.indexOf(overlay)).toBeGreaterThan(job.steps.indexOf(checkout));
+    expect(job.steps.indexOf(overlay)).toBeLessThan(job.steps.findIndex((s) => s.uses === './.github/actions/setup-fleet'));
   });
 
   it('is the fleet-preview check, one run per pull request at a time', () => {
@@ -306,14 +352,13 @@ describe('preview.yml', () => {
     expect(w.concurrency).toEqual({ group: 'preview-${{ github.event.pull_request.number }}', 'cancel-in-progress': true });
   });
 
-  it.each(RINGS)('previews the stack of the target branch (%s), in its environment, deploying nothing', (ring) => {
+  it.each(RINGS)('previews the stack of the target branch (%s)', (ring) => {
     const ctx = { github: { base_ref: ring, ref_name: '7/merge', head_ref: 'feature' } };
     const [step] = pulumiSteps(job);
     expect(step.with?.command).toBe('preview');
     expect(evaluate(String(step.with?.['stack-name']), ctx)).toBe(ring);
     expect(stackConfig(ring)['fleet:branch']).toBe(ring);
-    expect(job.environment).toEqual({ name: '${{ github.base_ref }}', deployment: false });
-    expect(evaluate((job.environment as { name: string }).name, ctx)).toBe(ring);
+    expect(stackConfig(ring)['fleet:branch']).toBe(ring);
   });
 
   it('sends the raw preview to the job log and the job summary, not to the pull request', () => {
@@ -440,8 +485,8 @@ describe('preview.yml', () => {
     expect(guard.run).toMatch(/::error title=Pull request from a fork::.*get no secrets/);
     expect(guard.run).toMatch(/exit 1\s*$/);
     expect(guard.env).toEqual({ HEAD_REPO: '${{ github.event.pull_request.head.repo.full_name }}', BASE_REPO: '${{ github.repository }}' });
-    // Failing, not skipping: a job-level `if` would make the required check "skipped" (= passed).
-    expect(job.if).toBeUndefined();
+    // The scope job refuses first too, before it fetches anything of the pull request.
+    expect(scope.steps[0]).toEqual(guard);
   });
 
   it('the fork guard fails for a fork and only for a fork', () => {
@@ -459,7 +504,7 @@ describe('preview.yml', () => {
 
 describe('apply.yml', () => {
   const w = wf['apply.yml'];
-  const job = onlyJob('apply.yml');
+  const job = pulumiJob('apply.yml');
 
   it('runs on pushes to the ring branches only', () => {
     expect(w.on).toEqual({ push: { branches: RINGS } });
@@ -471,7 +516,7 @@ describe('apply.yml', () => {
     expect(evaluate(w.concurrency!.group, ctx)).toBe(`pulumi-${ring}`);
     // The job also holds the ring's stack group, shared with the drift check.
     expect(evaluate(job.concurrency!.group, ctx)).toBe(`stack-${ring}`);
-    expect(evaluate(onlyJob('drift.yml').concurrency!.group, { matrix: { stack: ring } })).toBe(`stack-${ring}`);
+    expect(evaluate(pulumiJob('drift.yml').concurrency!.group, { github: { ref_name: ring } })).toBe(`stack-${ring}`);
     expect(job.concurrency?.['cancel-in-progress']).toBe(false);
     const [step] = pulumiSteps(job);
     expect(step.with?.command).toBe('up');
@@ -499,7 +544,7 @@ describe('apply.yml', () => {
 
 describe('drift.yml', () => {
   const w = wf['drift.yml'];
-  const job = onlyJob('drift.yml');
+  const job = pulumiJob('drift.yml');
 
   it('runs on a schedule and on demand', () => {
     expect(Object.keys(w.on).sort()).toEqual(['schedule', 'workflow_dispatch']);
@@ -508,22 +553,49 @@ describe('drift.yml', () => {
     expect(schedule[0].cron.split(' ')).toHaveLength(5);
   });
 
-  it('checks every ring stack, each against the head of its own branch', () => {
-    expect(job.strategy?.matrix).toEqual({ stack: RINGS });
-    expect((job.strategy as Dict)['fail-fast']).toBe(false);
+  it('checks every ring stack, each in a run on its own branch (the ring environments are released only there)', () => {
+    const dispatch = w.jobs.dispatch;
+    const ringCheck = '${{ contains(fromJSON(\'["canary","production"]\'), github.ref_name) }}';
+    expect(job.if).toBe(ringCheck);
+    expect(dispatch.if).toBe(ringCheck.replace('${{ ', '${{ !'));
+    expect(JSON.parse(/fromJSON\('([^']*)'\)/.exec(ringCheck)![1])).toEqual(RINGS);
+    expect(JSON.stringify(dispatch)).not.toMatch(/secrets\./);
+    expect(dispatch.environment).toBeUndefined();
+    expect(dispatch.steps[0].run).toMatch(/for ring in canary production; do\n\s*gh workflow run drift.yml --repo "\$REPO" --ref "\$ring"/);
+    expect(dispatch.steps[0].env).toEqual({ GH_TOKEN: '${{ github.token }}', REPO: '${{ github.repository }}' });
     for (const ring of RINGS) {
-      const ctx = { matrix: { stack: ring } };
+      const ctx = { github: { ref_name: ring } };
       const [step] = pulumiSteps(job);
       expect(evaluate(String(step.with?.['stack-name']), ctx)).toBe(ring);
+      // The run's own ref is the ring branch: the default checkout is its head.
       const checkout = job.steps.find((s) => s.uses === 'actions/checkout@v4')!;
-      expect(evaluate(String(checkout.with?.ref), ctx)).toBe(ring);
+      expect(checkout.with).toBeUndefined();
+      expect(job.environment).toEqual({ name: '${{ github.ref_name }}', deployment: false });
       expect(evaluate((job.environment as { name: string }).name, ctx)).toBe(ring);
       // Not the apply workflow's group, where merges queue (a drift check must not displace a
       // queued apply), but the group of the ring's stack that the apply job holds too.
       expect(evaluate(job.concurrency!.group, ctx)).toBe(`stack-${ring}`);
-      expect(evaluate(job.concurrency!.group, ctx)).not.toBe(evaluate(wf['apply.yml'].concurrency!.group, { github: { ref_name: ring } }));
+      expect(evaluate(job.concurrency!.group, ctx)).not.toBe(evaluate(wf['apply.yml'].concurrency!.group, ctx));
     }
     expect(job.concurrency?.['cancel-in-progress']).toBe(false);
+  });
+
+  it('the dispatch starts one run per ring on the ring\'s branch', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-wf-dispatch-'));
+    try {
+      // A stand-in `gh` on PATH that records its arguments.
+      fs.writeFileSync(path.join(dir, 'gh'), '#!/usr/bin/env bash\necho "$*" >> "$GH_CALLS"\n', { mode: 0o755 });
+      const calls = path.join(dir, 'calls');
+      const summary = path.join(dir, 'summary');
+      const r = spawnSync('bash', ['-e', '-c', w.jobs.dispatch.steps[0].run!], {
+        env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, GH_CALLS: calls, GITHUB_STEP_SUMMARY: summary, REPO: 'acme/fleet', GH_TOKEN: 'x' },
+        encoding: 'utf8',
+      });
+      expect(r.status).toBe(0);
+      expect(fs.readFileSync(calls, 'utf8')).toBe(RINGS.map((ring) => `workflow run drift.yml --repo acme/fleet --ref ${ring}\n`).join(''));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('looks for drift read-only: a refreshing preview expecting no changes', () => {
@@ -536,7 +608,7 @@ describe('drift.yml', () => {
   it('opens or updates one issue per stack, labelled fleet-drift, and fails on drift', () => {
     const report = job.steps.find((s) => s.uses === 'actions/github-script@v7')!;
     expect(report.if).toBeUndefined();
-    expect(report.env).toEqual({ STACK: '${{ matrix.stack }}', OUTCOME: '${{ steps.drift.outcome }}' });
+    expect(report.env).toEqual({ STACK: '${{ github.ref_name }}', OUTCOME: '${{ steps.drift.outcome }}' });
     const script = String(report.with?.script);
     expect(script).not.toMatch(/\$\{\{/); // no expression injected into the script
     expect(script).toContain("const label = 'fleet-drift';");
@@ -594,16 +666,16 @@ describe('drift.yml', () => {
 describe('recovery before the Pulumi step (apply.yml, drift.yml)', () => {
   const ringOf: Record<string, (ring: string) => Dict> = {
     'apply.yml': (ring) => ({ github: { ref_name: ring } }),
-    'drift.yml': (ring) => ({ matrix: { stack: ring } }),
+    'drift.yml': (ring) => ({ github: { ref_name: ring } }),
   };
   const recoverStep = (file: string): Step => {
-    const steps = onlyJob(file).steps.filter((s) => s.run?.includes('node bin/fleet.js recover --stack "$STACK"'));
+    const steps = pulumiJob(file).steps.filter((s) => s.run?.includes('node bin/fleet.js recover --stack "$STACK"'));
     expect(steps).toHaveLength(1);
     return steps[0];
   };
 
   it.each(Object.keys(ringOf))('%s runs `fleet recover` of its ring right before the Pulumi step, into the job summary, failing the job on a refusal', (file) => {
-    const job = onlyJob(file);
+    const job = pulumiJob(file);
     const step = recoverStep(file);
     const [pulumiStep] = pulumiSteps(job);
     expect(job.steps.indexOf(step)).toBe(job.steps.indexOf(pulumiStep) - 1);
@@ -699,7 +771,7 @@ describe('secrets', () => {
 
   it('are given to the Pulumi steps through their env', () => {
     for (const f of files) {
-      for (const s of pulumiSteps(onlyJob(f))) {
+      for (const s of pulumiSteps(pulumiJob(f))) {
         expect(s.env).toMatchObject({
           PULUMI_CONFIG_PASSPHRASE: '${{ secrets.PULUMI_CONFIG_PASSPHRASE }}',
           MENDER_ACCESS_TOKEN: '${{ secrets.MENDER_ACCESS_TOKEN }}',
