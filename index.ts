@@ -77,7 +77,7 @@ async function planAndDeclare(fleet: FleetDescription, client: MenderClient, str
     return stop(`the fleet cannot be planned for ring ${ring} (${plan.errors.length} error(s)); nothing was sent to Mender`, plan.errors);
   }
 
-  // Promotion gate (program/promotion.ts, README, "Promotion gate"): a ring deploys only images that
+  // Promotion gate (program/promotion.ts, docs/rollouts.md, "The promotion gate"): a ring deploys only images that
   // finished on the ring fleet:promoteFrom names, unless fleet:promotionOverride names the image with a reason.
   const gate = await enforcePromotionGate(client, plan, { promoteFrom: fleetConfig.get('promoteFrom'), overrides: fleetConfig.getObject('promotionOverride') }).catch((error: Error) => {
     throw new pulumi.RunError(`cannot check the promotion gate of ring ${ring}: ${error.message}`);

@@ -8,7 +8,7 @@ module.exports = {
   testTimeout: 240000,
   maxWorkers: 2,
   // Each file's tests in a random order, the seed printed (`--seed=<n>` repeats it): no test may
-  // lean on another having run first (README, "Tests").
+  // lean on another having run first (docs/development.md, "Tests").
   randomize: true,
   showSeed: true,
   verbose: true,

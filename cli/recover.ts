@@ -1,4 +1,4 @@
-// `fleet recover --stack <ring>`: what a person did by hand after a killed `up` (README,
+// `fleet recover --stack <ring>`: what a person did by hand after a killed `up` (docs/operations.md,
 // "Recovering from an interrupted `up`"), done only when the update is certainly dead: stop the
 // plugins it left running on this host, remove its lock (DIY backends: file, s3, gs, azblob) or
 // `pulumi cancel` it (Pulumi Cloud and other http(s) backends), drop the pending operations from

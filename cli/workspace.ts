@@ -37,7 +37,7 @@ export function engineEnv(bin: string, env: NodeJS.ProcessEnv): Record<string, s
   out.PULUMI_SKIP_UPDATE_CHECK = 'true';
   // Type-checking the program on every run costs ~20 s; `npm run typecheck` checks the types.
   out.PULUMI_NODEJS_TRANSPILE_ONLY = env.PULUMI_NODEJS_TRANSPILE_ONLY ?? 'true';
-  // scripts/pulumi says why (README, "Scale").
+  // scripts/pulumi says why (docs/performance.md, "Memory limits").
   out.GOMEMLIMIT = env.GOMEMLIMIT ?? '1GiB';
   out.PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK = 'true';
   out.PULUMI_BACKEND_URL = env.PULUMI_BACKEND_URL || `file://${path.join(repoRoot, '.pulumi-state')}`;

@@ -23,7 +23,7 @@ export interface ConfigurationBatch {
   devices: PlannedDevice[];
 }
 
-/** Devices per DeviceConfigurationSet before a (group, template) pair is split (README, "Scale"). */
+/** Devices per DeviceConfigurationSet before a (group, template) pair is split (docs/performance.md, "Why configuration sets"). */
 export const DEVICES_PER_SET = 1000;
 
 /** A stable number per device id, so a device keeps its shard while others come and go. */

@@ -7,8 +7,8 @@
 // it runs the program (@pulumi/pulumi/cmd/run under node), reports the Node.js runtime, the
 // program's dependencies and the resource plugins its node_modules declare, installs the
 // dependencies with npm, and stops a cancelled program. Code generation (GenerateProgram,
-// GenerateProject, GeneratePackage), Link, Pack and RunPlugin stay unimplemented; see the
-// README ("The Pulumi engine").
+// GenerateProject, GeneratePackage), Link, Pack and RunPlugin stay unimplemented; see
+// docs/development.md ("The Pulumi engine").
 package main
 
 import (

@@ -90,7 +90,7 @@ function specStatuses(res: AxiosResponse): string[] {
 /**
  * The response is one the spec describes: status, body schema, declared headers, Mender's
  * error body. `specGap: true` marks an error status the real server returns but the spec
- * does not list for that operation (see the README, "Where it differs from the real Mender"); the body must still be Mender's
+ * does not list for that operation (see docs/emulator.md, "Where it differs from the real Mender"); the body must still be Mender's
  * Error schema, and the test fails if the spec starts listing the status.
  */
 export function expectContract(res: AxiosResponse, opts: { specGap?: boolean; omitsHeaders?: string[] } = {}): void {

@@ -1,6 +1,6 @@
 // A preview does not grow with the ring: the same stack previewed at 20 and at 400 devices
 // prints the same few lines (the per-device summary is a secret output, shown as `[secret]`).
-// The 10,000-device figures are in the README (npm run bench).
+// The 10,000-device figures are in docs/performance.md (npm run bench).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
