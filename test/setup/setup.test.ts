@@ -240,6 +240,23 @@ describe('two set-ups at once on one fresh cache', () => {
   });
 });
 
+describe('the real scripts/go-tools, twice at once on a fresh cache', () => {
+  // The real Go: seconds when the Go module and build caches are warm (scripts/setup, which
+  // npm test runs first, built actionlint once already); the cache folder alone is fresh.
+  it.each(['yes', 'no'])('both print the pinned actionlint, which works (lock: %s)', async (lock) => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-go-tools-'));
+    sandboxes.push(root);
+    const env = { ...process.env, MENDER_FLEET_CACHE: path.join(root, 'cache'), MENDER_FLEET_CACHE_LOCK: lock };
+    const goTools = () => run('bash', [path.join(repo, 'scripts', 'go-tools')], { cwd: repo, env });
+    const results = await Promise.all([goTools(), goTools()]);
+    const expected = path.join(root, 'cache', 'tools', `actionlint-${actionlintVersion}`, 'actionlint');
+    for (const r of results) expect({ code: r.code, binary: r.stdout.trim().split('\n').pop(), stderr: r.stderr }).toEqual({ code: 0, binary: expected, stderr: expect.any(String) });
+    const version = await run(expected, ['-version'], { cwd: root, env });
+    expect(version.stdout.split('\n')[0]).toBe(actionlintVersion);
+    expect(fs.readdirSync(path.join(root, 'cache', 'tools')).filter((f) => !f.endsWith('.lock'))).toEqual([`actionlint-${actionlintVersion}`]);
+  });
+});
+
 describe('scripts/lib/cache-build.sh', () => {
   /** cache_build of <target> with a build that writes two files a second apart. */
   const cacheBuild = (s: Sandbox, target: string, build = 'echo a > "$1/a"; sleep 1; echo b > "$1/b"') =>
