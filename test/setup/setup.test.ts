@@ -65,6 +65,19 @@ sleep "\${STUB_NPM_SLEEP:-0}"
 mkdir -p node_modules && cp package-lock.json node_modules/.package-lock.json
 `;
 
+const STUB_CURL = `#!/bin/bash
+# A stand-in for curl: get.pulumi.com is reachable, and its installer (after STUB_CURL_SLEEP
+# seconds) writes into --install-root/bin binaries that answer the version check.
+echo "curl $*" >> "$STUB_LOG"
+case "$*" in *"-o /dev/null"*) exit 0 ;; esac
+cat <<'SH'
+while [ $# -gt 0 ]; do case "$1" in --version) v=$2; shift ;; --install-root) r=$2; shift ;; esac; shift; done
+mkdir -p "$r/bin"
+sleep "\${STUB_CURL_SLEEP:-0}"
+for b in pulumi pulumi-language-nodejs; do printf '#!/bin/sh\\necho v%s\\n' "$v" > "$r/bin/$b"; chmod +x "$r/bin/$b"; done
+SH
+`;
+
 const STUB_DPKG_QUERY = `#!/bin/bash
 echo "dpkg-query $*" >> "$STUB_LOG"
 printf 'install ok installed'
@@ -81,7 +94,7 @@ interface Sandbox {
 const sandboxes: string[] = [];
 
 /** A copy of what the set-up reads (scripts, package-lock.json, the engine's sources), a fresh cache, and the stand-ins. */
-function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
+function sandbox(extraEnv: NodeJS.ProcessEnv = {}, stubbed = ['go', 'npm', 'dpkg-query']): Sandbox {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-setup-'));
   sandboxes.push(root);
   const clone = path.join(root, 'clone');
@@ -94,8 +107,8 @@ function sandbox(extraEnv: NodeJS.ProcessEnv = {}): Sandbox {
   fs.cpSync(path.join(repo, 'engine', 'langhost'), path.join(clone, 'engine', 'langhost'), { recursive: true });
   const stubs = path.join(root, 'stubs');
   fs.mkdirSync(stubs);
-  for (const [name, text] of Object.entries({ go: STUB_GO, npm: STUB_NPM, 'dpkg-query': STUB_DPKG_QUERY })) {
-    fs.writeFileSync(path.join(stubs, name), text, { mode: 0o755 });
+  for (const [name, text] of Object.entries({ go: STUB_GO, npm: STUB_NPM, 'dpkg-query': STUB_DPKG_QUERY, curl: STUB_CURL })) {
+    if (stubbed.includes(name)) fs.writeFileSync(path.join(stubs, name), text, { mode: 0o755 });
   }
   const cache = path.join(root, 'cache');
   const log = path.join(root, 'calls.log');
@@ -237,6 +250,24 @@ describe('two set-ups at once on one fresh cache', () => {
     const tree = cacheTree(s);
     expect(tree.filter((p) => path.basename(p).startsWith('.'))).toEqual([]);
     expect(tree.filter((p) => p.endsWith('/minio'))).toHaveLength(1);
+  });
+});
+
+describe("scripts/engine without Go: Pulumi's official installer", () => {
+  it('two at once both succeed with one install, kept in the cache and used again', async () => {
+    const s = sandbox({ STUB_CURL_SLEEP: '2' }, ['curl']);
+    const engine = () => run('bash', [path.join(s.clone, 'scripts', 'engine')], { cwd: s.clone, env: s.env });
+    const official = path.join(s.cache, 'engine', `v${pulumiVersion}-official`, 'bin');
+    const results = await Promise.all([engine(), engine()]);
+    for (const r of results) expect({ code: r.code, bin: r.stdout.trim() }).toEqual({ code: 0, bin: official });
+    const installs = () => calls(s).filter((c) => c === 'curl -fsSL https://get.pulumi.com');
+    expect(installs()).toHaveLength(1);
+    expect(fs.readdirSync(official).sort()).toEqual(['pulumi', 'pulumi-language-nodejs']);
+    expect(cacheTree(s).filter((p) => path.basename(p).startsWith('.'))).toEqual([]);
+    const again = await engine();
+    expect({ code: again.code, bin: again.stdout.trim() }).toEqual({ code: 0, bin: official });
+    expect(again.stderr).toContain('(official installer, cached)');
+    expect(installs()).toHaveLength(1);
   });
 });
 
