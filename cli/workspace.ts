@@ -13,7 +13,7 @@ import { LocalWorkspace, LocalWorkspaceOptions, PulumiCommand, Stack } from '@pu
 export const repoRoot = path.resolve(__dirname, '..');
 
 /** As scripts/pulumi says on a local backend without a passphrase: it protects nothing. */
-const LOCAL_DEMO_PASSPHRASE = 'mender-fleet-local-demo';
+export const LOCAL_DEMO_PASSPHRASE = 'mender-fleet-local-demo';
 
 let engineBin: Promise<string> | undefined;
 
