@@ -8,9 +8,10 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LocalWorkspace, LocalWorkspaceOptions, PulumiCommand, Stack } from '@pulumi/pulumi/automation';
+import { projectRoot } from '../provider/project-root';
 
 /** The project folder (where Pulumi.yaml is). */
-export const repoRoot = path.resolve(__dirname, '..');
+export const repoRoot = projectRoot;
 
 /** As scripts/pulumi says on a local backend without a passphrase: it protects nothing. */
 export const LOCAL_DEMO_PASSPHRASE = 'mender-fleet-local-demo';

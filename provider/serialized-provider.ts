@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
+import { projectRoot as root } from './project-root';
 
 /**
  * The part of each dynamic provider that Pulumi serializes into the state. It holds no client
@@ -21,18 +22,18 @@ export function providerFor(kind: ResourceKind): pulumi.dynamic.ResourceProvider
 // Both are strings, so they serialize as constants. The project root is kept relative to the
 // program folder (the dynamic provider runs there), never as an absolute path.
 function makeProvider(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
-  const projectRoot = path.relative(process.cwd(), path.resolve(__dirname, '..')) || '.';
+  const projectRoot = path.relative(process.cwd(), root) || '.';
   const implementation = () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodePath = require('path') as typeof import('path');
     const root = nodePath.resolve(process.cwd(), projectRoot);
     const holder = globalThis as { __menderFleetProviders?: Record<string, unknown> };
     if (!holder.__menderFleetProviders) {
-      // The provider process runs plain node; TypeScript sources need ts-node's hook first.
+      // The provider process runs plain node: bin/compiled.js loads dist/ when it is current,
+      // else the TypeScript sources through ts-node.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      require(nodePath.join(root, 'node_modules', 'ts-node')).register({ transpileOnly: true, project: nodePath.join(root, 'tsconfig.json') });
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      holder.__menderFleetProviders = require(nodePath.join(root, 'provider', 'implementations'));
+      const compiled = require(nodePath.join(root, 'bin', 'compiled')) as { load(rel: string): Record<string, unknown> };
+      holder.__menderFleetProviders = compiled.load('provider/implementations');
     }
     return holder.__menderFleetProviders as Record<string, unknown> as Record<string, pulumi.dynamic.ResourceProvider> & {
       configure(settings: Record<string, string | undefined>): void;
