@@ -105,6 +105,8 @@ function sandbox(extraEnv: NodeJS.ProcessEnv = {}, stubbed = ['go', 'npm', 'dpkg
     fs.copyFileSync(path.join(repo, 'engine', f), path.join(clone, 'engine', f));
   }
   fs.cpSync(path.join(repo, 'engine', 'langhost'), path.join(clone, 'engine', 'langhost'), { recursive: true });
+  // The compile step needs the real node_modules; test/setup/compiled.test.ts runs it for real.
+  fs.writeFileSync(path.join(clone, 'scripts', 'build'), '#!/bin/bash\necho "scripts/build" >> "$STUB_LOG"\n', { mode: 0o755 });
   const stubs = path.join(root, 'stubs');
   fs.mkdirSync(stubs);
   for (const [name, text] of Object.entries({ go: STUB_GO, npm: STUB_NPM, 'dpkg-query': STUB_DPKG_QUERY, curl: STUB_CURL })) {
@@ -163,8 +165,10 @@ describe('scripts/setup --for demo (what `npm run demo` runs)', () => {
     const s = sandbox();
     const result = await setup(s, '--for', 'demo');
     expect(result).toMatchObject({ code: 0 });
-    expect(result.stderr).toContain("setup: for the demo: npm packages and the Pulumi engine (the tests' tools are set up by npm test)");
+    expect(result.stderr).toContain("setup: for the demo: npm packages, the compiled program and the Pulumi engine (the tests' tools are set up by npm test)");
     expect(calls(s)).toContain('npm ci --no-audit --no-fund');
+    // The program compiled (a no-op when dist/ is current), after the npm packages it needs.
+    expect(calls(s).indexOf('scripts/build')).toBeGreaterThan(calls(s).indexOf('npm ci --no-audit --no-fund'));
     // The engine's two builds (the CLI, then the language host) and no other: no actionlint, no MinIO, no apt.
     expect(builds(s)).toEqual([
       expect.stringMatching(/^go build .* github\.com\/pulumi\/pulumi\/pkg\/v3\/cmd\/pulumi$/),
@@ -202,6 +206,7 @@ describe('scripts/setup (what `npm test` runs)', () => {
       expect.stringMatching(/^go install .*github\.com\/minio\/minio@/),
     ]);
     expect(calls(s).filter((c) => c.startsWith('dpkg-query'))).toHaveLength(3);
+    expect(calls(s)).toContain('scripts/build');
     expectCompleteCache(s, true);
   });
 
