@@ -36,6 +36,8 @@ export function engineEnv(bin: string, env: NodeJS.ProcessEnv): Record<string, s
   // The engine's folder also holds the dynamic provider plugin and the language host.
   out.PATH = [bin, path.join(repoRoot, 'node_modules', '.bin'), env.PATH ?? ''].join(path.delimiter);
   out.PULUMI_SKIP_UPDATE_CHECK = 'true';
+  // As scripts/pulumi: no download of the github plugin that @pulumi/github (governance) names.
+  out.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION = env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION ?? 'true';
   // Type-checking the program on every run costs ~20 s; `npm run typecheck` checks the types.
   out.PULUMI_NODEJS_TRANSPILE_ONLY = env.PULUMI_NODEJS_TRANSPILE_ONLY ?? 'true';
   // scripts/pulumi says why (docs/performance.md, "Memory limits").

@@ -227,6 +227,8 @@ describe('the workflows', () => {
           expect(s.with?.['pulumi-version']).toBe(pulumiVersion);
           expect(s.with?.['pulumi-version-file']).toBeUndefined();
           expect(s.with?.['cloud-url']).toBe('${{ secrets.PULUMI_BACKEND_URL || vars.PULUMI_BACKEND_URL }}');
+          // No download of the github plugin @pulumi/github (governance) names: the fleet needs none.
+          expect(s.env?.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION).toBe('true');
         }
       }
     }
