@@ -1,0 +1,101 @@
+// Benchmark: what a pull request's preview costs. A no-op `pulumi preview` of the demo's canary
+// ring (fleet/, demo/world.yaml, after one `up`) against the same preview of a bare JavaScript
+// program that exports one value, through the same `pulumi` binary and language host, run in
+// turn (A B A B …) so that a drift of the machine's speed hits both. Also the canary preview
+// with the program loaded through ts-node (MENDER_FLEET_TS_NODE=1), i.e. without the compiled
+// dist/ of scripts/build. Prints the medians of wall and CPU seconds (the CPU of the whole
+// process tree, from /usr/bin/time) and the ratios.
+//
+// Run: npm run bench:preview [-- --runs <n>]
+// Not part of the test suite. Uses a throw-away backend and PULUMI_HOME.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startEmulator } from '../emulator';
+
+const repoRoot = path.resolve(__dirname, '..');
+const TOKEN = 'bench-token';
+const PASSPHRASE = 'mender-fleet-local-demo';
+
+interface Sample { wall: number; cpu: number }
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** One run of `pulumi <args>` in `cwd`, timed by /usr/bin/time (wall, and user + sys of the whole tree). */
+function timed(pulumi: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Sample {
+  const out = path.join(os.tmpdir(), `bench-preview-${process.pid}.time`);
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S', '-o', out, pulumi, ...args], { cwd, env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`pulumi ${args.join(' ')} in ${cwd} failed:\n${r.stdout}\n${r.stderr}`);
+  const [wall, user, sys] = fs.readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return { wall, cpu: user + sys };
+}
+
+async function main() {
+  const runsAt = process.argv.indexOf('--runs');
+  const runs = runsAt > 0 ? Number(process.argv[runsAt + 1]) : 5;
+  const bin = execFileSync('bash', [path.join(repoRoot, 'scripts', 'engine'), '--quiet'], { encoding: 'utf8' }).trim().split('\n').pop()!;
+  const pulumi = path.join(bin, 'pulumi');
+  execFileSync('bash', [path.join(repoRoot, 'scripts', 'build')], { stdio: 'inherit' });
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-preview-'));
+  const emulator = await startEmulator({ world: path.join(repoRoot, 'demo', 'world.yaml'), port: 0, timing: { pollIntervalMs: 30, stepMs: 20 } });
+  try {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PATH: `${bin}${path.delimiter}${process.env.PATH}`,
+      PULUMI_HOME: path.join(work, 'home'),
+      PULUMI_BACKEND_URL: `file://${path.join(work, 'state')}`,
+      PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+      PULUMI_SKIP_UPDATE_CHECK: 'true',
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
+      MENDER_SERVER_URL: emulator.url,
+      MENDER_ACCESS_TOKEN: TOKEN,
+    };
+    fs.mkdirSync(path.join(work, 'state'));
+    // The demo's canary stack, applied once: its preview then changes nothing.
+    execFileSync(pulumi, ['stack', 'init', 'canary', '--non-interactive'], { cwd: repoRoot, env, stdio: 'ignore' });
+    execFileSync(pulumi, ['up', '--yes', '--skip-preview', '--stack', 'canary', '--non-interactive', '--suppress-progress'], { cwd: repoRoot, env, stdio: 'ignore' });
+    // The bare program: one exported value, the project's node_modules.
+    const bare = path.join(work, 'bare');
+    fs.mkdirSync(bare);
+    fs.writeFileSync(path.join(bare, 'Pulumi.yaml'), 'name: bare\nruntime:\n  name: nodejs\n  options:\n    typescript: false\n');
+    fs.writeFileSync(path.join(bare, 'package.json'), '{"name":"bare","main":"index.js"}\n');
+    fs.writeFileSync(path.join(bare, 'index.js'), 'exports.value = 1;\n');
+    fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(bare, 'node_modules'));
+    execFileSync(pulumi, ['stack', 'init', 'bare', '--non-interactive'], { cwd: bare, env, stdio: 'ignore' });
+    execFileSync(pulumi, ['up', '--yes', '--skip-preview', '--stack', 'bare', '--non-interactive'], { cwd: bare, env, stdio: 'ignore' });
+
+    const preview = (stack: string) => ['preview', '--stack', stack, '--non-interactive', '--suppress-progress'];
+    const kinds = {
+      'canary (compiled)': () => timed(pulumi, preview('canary'), repoRoot, env),
+      'canary (ts-node)': () => timed(pulumi, preview('canary'), repoRoot, { ...env, MENDER_FLEET_TS_NODE: '1' }),
+      'bare JavaScript program': () => timed(pulumi, preview('bare'), bare, env),
+    };
+    const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
+    for (const run of Object.values(kinds)) run(); // warm-up
+    for (let i = 0; i < runs; i++) for (const [kind, run] of Object.entries(kinds)) samples[kind].push(run());
+
+    const bareWall = median(samples['bare JavaScript program'].map((s) => s.wall));
+    const bareCpu = median(samples['bare JavaScript program'].map((s) => s.cpu));
+    console.log(`\nNo-op preview, medians of ${runs} runs each (${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}):\n`);
+    console.log('| program | wall | CPU (whole tree) | wall / bare | CPU / bare |');
+    console.log('| --- | --- | --- | --- | --- |');
+    for (const [kind, list] of Object.entries(samples)) {
+      const wall = median(list.map((s) => s.wall));
+      const cpu = median(list.map((s) => s.cpu));
+      console.log(`| ${kind} | ${wall.toFixed(2)} s | ${cpu.toFixed(2)} s | ${(wall / bareWall).toFixed(2)} | ${(cpu / bareCpu).toFixed(2)} |`);
+    }
+  } finally {
+    await emulator.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});
