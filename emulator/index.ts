@@ -3,6 +3,7 @@ import { Clock } from './clock';
 import type { EmulatorContext } from './context';
 import { DeploymentsService } from './deployments';
 import { DeviceconfigService } from './deviceconfig';
+import { DevauthService } from './devauth';
 import { Simulation } from './devices';
 import { Faults } from './faults';
 import { StateFile } from './persistence';
@@ -68,6 +69,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
   const deployments = new DeploymentsService(store, clock, () => url, (ids) => simulation.wake(ids));
   const workflows = new Workflows(store, clock, deployments, () => timing.workflowDelayMs);
   const deviceconfig = new DeviceconfigService(store, clock, workflows);
+  const devauth = new DevauthService(store, clock, deployments);
   const simulation = new Simulation(store, clock, deployments, deviceconfig, workflows, timing, persistSoon);
   const ctx: EmulatorContext = {
     store,
@@ -75,6 +77,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     timing,
     deployments,
     deviceconfig,
+    devauth,
     simulation,
     requestLog: new RequestLog(opts.requestLogLimit),
     faults: new Faults(),

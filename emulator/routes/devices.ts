@@ -1,15 +1,13 @@
-// The device side of Mender, so a real Mender client could drive the emulator: authentication,
-// `deployments/next`, status and log reports, inventory updates and configuration reports.
+// The device side of Mender, so a real Mender client can drive the emulator (authentication is
+// in devauth.ts): `deployments/next`, status and log reports, inventory updates and configuration reports.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Auth } from '../auth';
 import type { EmulatorContext } from '../context';
 import { badRequest, notFound, unauthorized } from '../errors';
 import { first } from '../paging';
 import { DeviceRecord } from '../types';
 import { parseBody } from '../validate';
 
-const authRequestSchema = z.object({ id_data: z.string().min(1), pubkey: z.string().min(1), tenant_token: z.string().optional() });
 const statusSchema = z.object({
   status: z.enum([
     'installing',
@@ -36,29 +34,13 @@ const attributesSchema = z.array(
 );
 const reportedSchema = z.record(z.string(), z.string());
 
-export function registerDeviceRoutes(app: FastifyInstance, ctx: EmulatorContext, auth: Auth): void {
+export function registerDeviceRoutes(app: FastifyInstance, ctx: EmulatorContext): void {
   const { store, deployments: svc } = ctx;
   const self = (deviceId: string | undefined): DeviceRecord => {
     const d = deviceId ? store.devices.get(deviceId) : undefined;
     if (!d) throw unauthorized();
     return d;
   };
-
-  app.post('/api/devices/v1/authentication/auth_requests', async (req, reply) => {
-    const body = parseBody(authRequestSchema, req.body);
-    let identity: Record<string, unknown>;
-    try {
-      identity = JSON.parse(body.id_data) as Record<string, unknown>;
-    } catch {
-      throw badRequest('invalid auth request: id_data must be a JSON object');
-    }
-    // The request signature is not checked: the emulator has no device keys to check it with.
-    const match = [...store.devices.values()].find(
-      (d) => d.identity.status === 'accepted' && Object.entries(identity).every(([k, v]) => d.identity[k] === v),
-    );
-    if (!match || Object.keys(identity).length === 0) throw unauthorized('unauthorized');
-    return reply.code(200).type('application/jwt').send(auth.deviceToken(match.id));
-  });
 
   app.get('/api/devices/v1/deployments/device/deployments/next', async (req, reply) => {
     const d = self(req.deviceId);

@@ -2,6 +2,7 @@
 // OpenAPI spec. Devices are frozen (hour-long poll interval) so states are deterministic.
 import { AxiosInstance, AxiosResponse } from 'axios';
 import { RunningEmulator, startEmulator } from '../../emulator';
+import { deviceKey, signedAuthRequest } from '../helpers/device-auth';
 import { expectedReadout, writeMenderArtifact } from '../helpers/mender-artifact';
 import { client, DEV, expectContract, testWorld, TOKEN, USER } from './support';
 
@@ -578,6 +579,12 @@ describe('deviceconfig', () => {
   });
 });
 
+/** The auth request a mender client sends: signed with the device's key (see device-auth.ts). */
+async function deviceAuth(identity: Record<string, unknown>): Promise<AxiosResponse> {
+  const { body, headers } = signedAuthRequest(identity, deviceKey());
+  return client(emu.url, null).post('/api/devices/v1/authentication/auth_requests', body, { headers });
+}
+
 describe('device API', () => {
   // Each test authenticates the device afresh (its identity: the mac in its inventory).
   let token: string;
@@ -586,11 +593,7 @@ describe('device API', () => {
   beforeEach(async () => {
     const inv = await api.get(`${M}/v1/inventory/devices/${DEV.rejecting}`);
     const mac = inv.data.attributes.find((a: { name: string }) => a.name === 'mac').value;
-    auth = await client(emu.url, null).post(
-      '/api/devices/v1/authentication/auth_requests',
-      { id_data: JSON.stringify({ mac }), pubkey: '-----BEGIN PUBLIC KEY-----\n...' },
-      { headers: { 'X-MEN-Signature': 'c2ln' } },
-    );
+    auth = await deviceAuth({ mac });
     token = String(auth.data);
   });
 
@@ -598,10 +601,7 @@ describe('device API', () => {
     const res = auth;
     expectContract(res);
     expect(res.status).toBe(200);
-    const unknown = await client(emu.url, null).post('/api/devices/v1/authentication/auth_requests', {
-      id_data: JSON.stringify({ mac: 'ff:ff:ff:ff:ff:ff' }),
-      pubkey: 'k',
-    });
+    const unknown = await deviceAuth({ mac: 'ff:ff:ff:ff:ff:ff' });
     expectContract(unknown);
     expect(unknown.status).toBe(401);
     const management = await client(emu.url, token).get(`${M}/v1/inventory/devices`);
