@@ -219,7 +219,6 @@ export class DevauthService {
       let d = this.deviceByIdData(sorted);
       if (!d) {
         d = this.newDevice(newId(), sorted, identity, now);
-        d.external = true;
       }
       if (d.decommissioning) throw unauthorized('dev auth: unauthorized');
       if (!set) {
@@ -263,6 +262,8 @@ export class DevauthService {
       updatedTs: now,
       behavior: {},
       idData,
+      // Only world devices are simulated: one deviceauth records is a real client's.
+      external: true,
     };
     this.store.devices.set(id, d);
     return d;

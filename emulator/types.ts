@@ -71,7 +71,8 @@ export interface DeviceRecord {
   checkInTime?: string;
   /**
    * The device is played by a client outside the emulator (a real `mender` daemon), so the
-   * simulation never plays it: it came from an auth request the world did not know.
+   * simulation never plays it: deviceauth recorded it (an auth request or a preauthorization),
+   * or a client authenticated as the world device.
    */
   external?: boolean;
 }

@@ -1,6 +1,6 @@
 // The device side of Mender, so a real Mender client can drive the emulator (authentication is
 // in devauth.ts): `deployments/next`, status and log reports, inventory updates and configuration reports.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { EmulatorContext } from '../context';
 import { badRequest, notFound, unauthorized } from '../errors';
@@ -8,6 +8,12 @@ import { first } from '../paging';
 import { DeviceRecord } from '../types';
 import { parseBody } from '../validate';
 
+/** model/device_deployment.go InstalledDeviceDeployment; Validate: both names 1–4096 long. */
+const installedSchema = z.object({
+  artifact_name: z.string().min(1, 'artifact_name: cannot be blank.').max(4096),
+  device_type: z.string().min(1, 'device_type: cannot be blank.').max(4096),
+  artifact_provides: z.record(z.string(), z.string()).optional(),
+});
 const statusSchema = z.object({
   status: z.enum([
     'installing',
@@ -42,16 +48,24 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: EmulatorContext)
     return d;
   };
 
-  app.get('/api/devices/v1/deployments/device/deployments/next', async (req, reply) => {
-    const d = self(req.deviceId);
-    const query = req.query as Record<string, unknown>;
-    const artifactName = first(query.artifact_name);
-    const deviceType = first(query.device_type);
+  const next = (deviceId: string | undefined, artifactName: unknown, deviceType: unknown, reply: FastifyReply) => {
+    const d = self(deviceId);
     if (typeof artifactName !== 'string' || !artifactName) throw badRequest('missing parameter: artifact_name');
     if (typeof deviceType !== 'string' || !deviceType) throw badRequest('missing parameter: device_type');
     const instructions = svc.next(d.id, artifactName, deviceType);
     if (!instructions) return reply.code(204).send();
     return instructions;
+  };
+  app.get('/api/devices/v1/deployments/device/deployments/next', async (req, reply) => {
+    const query = req.query as Record<string, unknown>;
+    return next(req.deviceId, first(query.artifact_name), first(query.device_type), reply);
+  });
+  // GetDeploymentForDevice (deployments api/http/api_deployments.go) takes a POST too, its body
+  // an InstalledDeviceDeployment (artifact_name, device_type, artifact_provides); the mender
+  // client 3.4 asks v2 (404 on mender-server too), then POSTs here before it falls back to GET.
+  app.post('/api/devices/v1/deployments/device/deployments/next', async (req, reply) => {
+    const body = parseBody(installedSchema, req.body ?? {}, 'invalid schema');
+    return next(req.deviceId, body.artifact_name, body.device_type, reply);
   });
 
   app.put('/api/devices/v1/deployments/device/deployments/:id/status', async (req, reply) => {

@@ -608,6 +608,25 @@ describe('device API', () => {
     expect(management.status).toBe(401);
   });
 
+  // The mender 3.4 client POSTs deployments/next (after v2, which mender-server answers 404).
+  // GetDeploymentForDevice (deployments api/http/api_deployments.go) takes the POST, its body an
+  // InstalledDeviceDeployment (model/device_deployment.go; artifact_name and device_type
+  // required). The spec lists only GET, so the body is checked against its schema.
+  it('answers deployments/next by POST as by GET', async () => {
+    const url = '/api/devices/v1/deployments/device/deployments/next';
+    const idle = await dapi().post(url, { artifact_name: 'pi4-2026.10', device_type: 'pi4-v3-arm64', artifact_provides: { 'rootfs-image.version': 'pi4-2026.10' } });
+    expect(idle.status).toBe(204);
+    await api.post(`${M}/v1/deployments/deployments`, { name: 'by hand', artifact_name: 'pi4-2026.11', devices: [DEV.rejecting] });
+    const next = await dapi().post(url, { artifact_name: 'pi4-2026.10', device_type: 'pi4-v3-arm64' });
+    expect(next.status).toBe(200);
+    expect(next.data).toSatisfySchemaInApiSpec('DeploymentInstructions');
+    expect(next.data.artifact).toMatchObject({ artifact_name: 'pi4-2026.11' });
+    const invalid = await dapi().post(url, { artifact_name: 'pi4-2026.10' });
+    expect(invalid.status).toBe(400);
+    expect(invalid.data).toSatisfySchemaInApiSpec('Error');
+    expect((await client(emu.url, null).post(url, { artifact_name: 'a', device_type: 'b' })).status).toBe(401);
+  });
+
   it('drives a deployment like a real Mender client', async () => {
     await api.post(`${M}/v1/deployments/deployments`, { name: 'everyone', artifact_name: 'pi4-2026.11', all_devices: true, force_installation: true });
     const created = await api.post(`${M}/v1/deployments/deployments`, { name: 'by hand', artifact_name: 'pi4-2026.11', devices: [DEV.rejecting] });
