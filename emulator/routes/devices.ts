@@ -2,6 +2,7 @@
 // in devauth.ts): `deployments/next`, status and log reports, inventory updates and configuration reports.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { ARTIFACT_CONTENT_TYPE, configurationArtifact } from '../configure-artifact';
 import type { EmulatorContext } from '../context';
 import { badRequest, notFound, unauthorized } from '../errors';
 import { first } from '../paging';
@@ -83,12 +84,15 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: EmulatorContext)
   });
 
   app.get('/api/devices/v1/deployments/download/configuration/:deploymentId/:deviceType/:deviceId', async (req, reply) => {
-    const { deploymentId, deviceId } = req.params as { deploymentId: string; deviceType: string; deviceId: string };
+    const { deploymentId, deviceType, deviceId } = req.params as { deploymentId: string; deviceType: string; deviceId: string };
     const dep = store.deployments.get(deploymentId);
     if (!dep || dep.type !== 'configuration' || !svc.records(deploymentId).some((dd) => dd.deviceId === deviceId)) {
-      throw notFound('Deployment not found');
+      throw notFound(`deployment with id '${deploymentId}' not found`);
     }
-    return reply.type('application/json').send(dep.configuration ?? '{}');
+    // DownloadConfiguration (deployments api/http/api_deployments.go) serves the artifact
+    // GenerateConfigurationImage writes for the device type in the link.
+    const artifact = await configurationArtifact(dep.artifactName, deviceType, JSON.parse(dep.configuration ?? '{}') as Record<string, unknown>);
+    return reply.code(200).type(ARTIFACT_CONTENT_TYPE).header('Content-Disposition', 'attachment; filename="artifact.mender"').send(artifact);
   });
 
   const setAttributes = (replace: boolean) => async (req: { deviceId?: string; body: unknown }, reply: { code(n: number): { send(): unknown } }) => {
