@@ -234,3 +234,30 @@ it('a failed install through the script module is reported as a failure with the
     (await inventory(id)).artifact_name === 'broken-3.0_INCONSISTENT' ? true : undefined,
   );
 });
+
+it('a configuration deployment installs through the mender-configure module, and the client commits configuration-<id>', async () => {
+  const mac = '52:54:00:fe:00:04';
+  const key = daemonKey();
+  const pre = await api.post(`${V2}/devices`, { identity_data: { mac }, pubkey: key.publicPem });
+  const id = String(pre.headers.location).replace(/^devices\//, '');
+  const d = daemon(mac, { privateKeyPem: key.privatePem, inventory: 'configured' });
+  await waitWithLog('the daemon’s inventory', d, async () => ((await inventory(id)).fleet_test ? true : undefined));
+  const configuration = { timezone: 'Europe/Oslo', kiosk_url: 'https://example.org/?a=1&b=2' };
+  expect((await api.put(`${M}/deviceconfig/configurations/device/${id}`, configuration)).status).toBe(204);
+  const deployed = await api.post(`${M}/deviceconfig/configurations/device/${id}/deploy`, {});
+  expect(deployed.status).toBe(200);
+  const depId = String(deployed.data.deployment_id);
+  // The workflow creates the deployment a moment later (deploy_device_configuration).
+  await waitWithLog('the configuration deployment to exist', d, async () => ((await api.get(`${M}/deployments/deployments/${depId}`)).status === 200 ? true : undefined));
+  const dep = await finishedDeployment(d, depId);
+  expect(dep.statistics.status).toMatchObject({ success: 1, failure: 0 });
+  // GenerateConfigurationImage's meta-data reached the module unchanged.
+  expect(JSON.parse(fs.readFileSync(path.join(d.configDir, 'device-config.json'), 'utf8'))).toEqual(configuration);
+  // The client commits the artifact's name: configuration-<deployment id> (what the project's
+  // observed.ts must not take for the OS image).
+  await waitWithLog('configuration-<id> as artifact_name', d, async () => ((await inventory(id)).artifact_name === `configuration-${depId}` ? true : undefined));
+  // The client holds the configuration's provides, but its inventory (3.4) reports none of
+  // its provides: only artifact_name, device_type, mender_client_version and the scripts'.
+  expect(d.showProvides()).toEqual({ artifact_name: `configuration-${depId}`, 'data-partition.mender-configure.version': `configuration-${depId}` });
+  expect(Object.keys(await inventory(id)).sort()).toEqual(['artifact_name', 'device_type', 'fleet_test', 'mender_client_version']);
+});

@@ -8,8 +8,11 @@
 //   environment (MENDER_FLEET_INVENTORY), so a test sees script attributes reach the server;
 // - /etc/mender/artifact_info: the artifact name a daemon reports until it installs one (the
 //   client reads it from there only: `ArtifactInfoFile` is not configurable in 3.4).
+// - /usr/share/mender/modules/v3/mender-configure: the test's own stand-in for the
+//   mender-configure add-on's module (not packaged in Debian): it writes the configuration a
+//   configuration deployment carries to $MENDER_FLEET_CONFIG_DIR/device-config.json.
 // The client ignores ModulesPath in mender.conf (3.4 loads it as /usr/share/mender/modules/v3),
-// so the tests use the modules Debian ships there (single-file, script).
+// so the tests' module goes there, next to the ones Debian ships (single-file, script).
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -22,6 +25,7 @@ export const INITIAL_ARTIFACT = 'fleet-base-1.0';
 const IDENTITY_SCRIPT = '/usr/share/mender/identity/mender-device-identity';
 const INVENTORY_SCRIPT = '/usr/share/mender/inventory/mender-inventory-fleet-test';
 const ARTIFACT_INFO = '/etc/mender/artifact_info';
+const CONFIGURE_MODULE = '/usr/share/mender/modules/v3/mender-configure';
 
 /** What a fixed path held before the test wrote it (undefined: nothing). */
 type Saved = { file: string; content?: Buffer; mode?: number };
@@ -69,6 +73,21 @@ export function installClientFiles(): () => void {
     0o755,
   );
   write(ARTIFACT_INFO, `artifact_name=${INITIAL_ARTIFACT}\n`, 0o644);
+  // Update module protocol v3: the state is $1, the file tree $2, whose header/meta-data is the
+  // artifact's meta-data (the configuration).
+  write(
+    CONFIGURE_MODULE,
+    '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
+      'case "$1" in\n' +
+      '  NeedsArtifactReboot) echo No ;;\n' +
+      '  SupportsRollback) echo No ;;\n' +
+      '  ArtifactInstall)\n' +
+      '    : "${MENDER_FLEET_CONFIG_DIR:?MENDER_FLEET_CONFIG_DIR is not set}"\n' +
+      '    mkdir -p "$MENDER_FLEET_CONFIG_DIR"\n' +
+      '    cp "$2/header/meta-data" "$MENDER_FLEET_CONFIG_DIR/device-config.json" ;;\n' +
+      'esac\n',
+    0o755,
+  );
   return () => {
     for (const s of saved.reverse()) {
       if (s.content === undefined) fs.rmSync(s.file, { force: true });
@@ -93,8 +112,12 @@ export interface DaemonOptions {
 
 export interface MenderDaemon {
   readonly dir: string;
+  /** Where the test's mender-configure module writes device-config.json. */
+  readonly configDir: string;
   readonly pid: number;
   log(): string;
+  /** `mender show-provides` on this daemon's data: what the client holds as installed. */
+  showProvides(): Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -124,10 +147,11 @@ export function startDaemon(opts: DaemonOptions): MenderDaemon {
   fs.writeFileSync(path.join(dir, 'mender.conf'), JSON.stringify(config, null, 2));
   fs.writeFileSync(path.join(data, 'device_type'), `device_type=${opts.deviceType}\n`);
   if (opts.privateKeyPem) fs.writeFileSync(path.join(data, 'mender-agent.pem'), opts.privateKeyPem, { mode: 0o600 });
+  const configDir = path.join(dir, 'configuration');
   const logFile = path.join(dir, 'daemon.log');
   const out = fs.openSync(logFile, 'a');
   const child: ChildProcess = spawn(MENDER_BIN, ['--config', path.join(dir, 'mender.conf'), '--data', data, '--no-syslog', '--log-level', 'info', 'daemon'], {
-    env: { ...process.env, MENDER_FLEET_DEVICE_MAC: opts.mac, MENDER_FLEET_INVENTORY: opts.inventory ?? '' },
+    env: { ...process.env, MENDER_FLEET_DEVICE_MAC: opts.mac, MENDER_FLEET_INVENTORY: opts.inventory ?? '', MENDER_FLEET_CONFIG_DIR: configDir },
     stdio: ['ignore', out, out],
     // Its own process group, so stop() also ends the update modules it runs.
     detached: true,
@@ -138,8 +162,13 @@ export function startDaemon(opts: DaemonOptions): MenderDaemon {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     dir,
+    configDir,
     pid,
     log: () => fs.readFileSync(logFile, 'utf8'),
+    showProvides: () => {
+      const text = execFileSync(MENDER_BIN, ['--config', path.join(dir, 'mender.conf'), '--data', data, '--no-syslog', 'show-provides'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      return Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    },
     async stop() {
       const signal = (sig: NodeJS.Signals): void => {
         try {
