@@ -9,7 +9,7 @@ import { Faults } from './faults';
 import { StateFile } from './persistence';
 import { RequestLog } from './request-log';
 import { buildServer } from './server';
-import { seedStore, Store } from './store';
+import { attachWorldArtifactFiles, seedStore, Store } from './store';
 import { FAST_TIMING, Timing } from './types';
 import { emptyWorld, loadWorldFile, parseWorld, World, WorldError } from './world';
 import { Workflows } from './workflows';
@@ -49,6 +49,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     world.users.forEach((u) => store.users.set(u.email, u.password));
   } else {
     store = seedStore(world, clock.iso());
+    await attachWorldArtifactFiles(store, world);
   }
 
   let url = '';

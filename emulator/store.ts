@@ -1,6 +1,8 @@
 // All server state, indexed for the lookups the API needs (by id, by device, by deployment),
 // and its snapshot form for the state file.
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parseArtifact } from './artifact-file';
 import { sha256Hex, stableId } from './ids';
 import {
   ArtifactRecord,
@@ -11,7 +13,7 @@ import {
   DeviceRecord,
   type AttributeValue,
 } from './types';
-import type { World } from './world';
+import { WorldError, type World } from './world';
 import type { DeployConfigurationJob } from './workflows';
 
 export class Store {
@@ -215,6 +217,7 @@ export function seedStore(world: World, nowIso: string): Store {
       tags: {},
       group: d.group,
       ...(d.deviceconfig_provisioned === false ? { deviceconfigProvisioned: false } : {}),
+      ...(d.real_client ? { external: true } : {}),
       createdTs: nowIso,
       updatedTs: nowIso,
       behavior: { ...d.behavior },
@@ -225,4 +228,45 @@ export function seedStore(world: World, nowIso: string): Store {
     store.authSets.set(set.id, set);
   }
   return store;
+}
+
+/**
+ * Puts the `.mender` file of each world artifact that names one behind its record, read as an
+ * upload is (the record takes the file's provides, payloads and checksums, and keeps its id).
+ */
+export async function attachWorldArtifactFiles(store: Store, world: World): Promise<void> {
+  for (const a of world.artifacts) {
+    if (!a.file) continue;
+    const where = `world artifact ${a.name}: ${a.file}`;
+    let buf: Buffer;
+    try {
+      buf = await readFile(a.file);
+    } catch (err) {
+      throw new WorldError(`${where}: cannot read: ${(err as Error).message}`);
+    }
+    let parsed;
+    try {
+      parsed = await parseArtifact(buf);
+    } catch (err) {
+      throw new WorldError(`${where}: not a Mender artifact: ${(err as Error).message}`);
+    }
+    const sameTypes = [...parsed.deviceTypes].sort().join(',') === [...a.device_types].sort().join(',');
+    if (parsed.name !== a.name || !sameTypes) {
+      throw new WorldError(`${where}: the file is ${parsed.name} for [${parsed.deviceTypes.join(', ')}], the world says ${a.name} for [${a.device_types.join(', ')}]`);
+    }
+    const record = [...store.artifacts.values()].find((r) => r.name === a.name && [...r.deviceTypes].sort().join(',') === [...a.device_types].sort().join(','));
+    if (!record) continue;
+    Object.assign(record, {
+      info: { format: 'mender', version: parsed.version },
+      signed: parsed.signed,
+      updates: parsed.updates,
+      provides: parsed.provides,
+      depends: parsed.depends,
+      clearsProvides: parsed.clearsProvides,
+      size: buf.length,
+      checksum: sha256Hex(buf),
+      uploaded: true,
+    });
+    store.artifactFiles.set(record.id, buf);
+  }
 }

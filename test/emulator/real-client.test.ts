@@ -17,6 +17,11 @@ const M = '/api/management/v1';
 const DEVICE_TYPE = 'fleet-test-x86';
 const WORLD_DEVICE = '7d3c0a51-5f0e-4d8a-9c7b-000000000042';
 const WORLD_MAC = '52:54:00:fe:00:42';
+/** A world device marked `real_client`, and a world artifact with a real file for it. */
+const WORLD_REAL = '7d3c0a51-5f0e-4d8a-9c7b-000000000043';
+const WORLD_REAL_MAC = '52:54:00:fe:00:43';
+const WORLD_FILE_ARTIFACT = 'world-motd-1.0';
+let worldWork: string;
 /** The daemon generates a 3072-bit key, authenticates, retries: allow for a busy machine. */
 const SLOW = 90_000;
 
@@ -41,10 +46,33 @@ beforeAll(async () => {
   const why = clientUnavailable();
   if (why) throw new Error(`cannot run the real mender client: ${why}`);
   restoreClientFiles = installClientFiles();
+  worldWork = fs.mkdtempSync(path.join(os.tmpdir(), 'real-client-world-'));
+  const worldFile = writeWithMenderArtifact(
+    {
+      name: WORLD_FILE_ARTIFACT,
+      deviceTypes: [DEVICE_TYPE],
+      kind: {
+        type: 'module-image',
+        module: 'single-file',
+        files: [
+          { name: 'dest_dir', content: path.join(worldWork, 'installed') },
+          { name: 'filename', content: 'motd' },
+          { name: 'motd', content: 'from the world file\n' },
+        ],
+      },
+    },
+    worldWork,
+  );
   emu = await startEmulator({
     world: {
-      artifacts: [{ name: 'world-1.0', device_types: [DEVICE_TYPE] }],
-      devices: [{ id: WORLD_DEVICE, device_type: DEVICE_TYPE, artifact_name: 'world-1.0', identity: { mac: WORLD_MAC }, attributes: { subscribed_branch: 'stable' } }],
+      artifacts: [
+        { name: 'world-1.0', device_types: [DEVICE_TYPE] },
+        { name: WORLD_FILE_ARTIFACT, device_types: [DEVICE_TYPE], file: worldFile },
+      ],
+      devices: [
+        { id: WORLD_DEVICE, device_type: DEVICE_TYPE, artifact_name: 'world-1.0', identity: { mac: WORLD_MAC }, attributes: { subscribed_branch: 'stable' } },
+        { id: WORLD_REAL, device_type: DEVICE_TYPE, artifact_name: 'world-1.0', identity: { mac: WORLD_REAL_MAC }, real_client: true },
+      ],
       tokens: [TOKEN],
       users: [],
     },
@@ -63,6 +91,7 @@ afterEach(async () => {
 afterAll(async () => {
   await emu?.close();
   restoreClientFiles?.();
+  if (worldWork) fs.rmSync(worldWork, { recursive: true, force: true });
 });
 
 function daemon(mac: string, extra: { inventory?: string; privateKeyPem?: string } = {}): MenderDaemon {
@@ -260,4 +289,17 @@ it('a configuration deployment installs through the mender-configure module, and
   // its provides: only artifact_name, device_type, mender_client_version and the scripts'.
   expect(d.showProvides()).toEqual({ artifact_name: `configuration-${depId}`, 'data-partition.mender-configure.version': `configuration-${depId}` });
   expect(Object.keys(await inventory(id)).sort()).toEqual(['artifact_name', 'device_type', 'fleet_test', 'mender_client_version']);
+});
+
+it('a world device marked real_client waits for its daemon, which installs a world artifact that has a file', async () => {
+  const depId = await deploy('to the real world device', WORLD_FILE_ARTIFACT, WORLD_REAL);
+  // The simulation does not play it: no device record, the deployment stays pending.
+  await new Promise((r) => setTimeout(r, 1500));
+  expect((await api.get(`${M}/deployments/deployments/${depId}`)).data.status).toBe('pending');
+  expect((await api.get(`${M}/deployments/deployments/${depId}/devices`)).data).toEqual([]);
+  const d = daemon(WORLD_REAL_MAC, { inventory: 'real world' });
+  const dep = await finishedDeployment(d, depId);
+  expect(dep.statistics.status).toMatchObject({ success: 1 });
+  expect(fs.readFileSync(path.join(worldWork, 'installed', 'motd'), 'utf8')).toBe('from the world file\n');
+  await waitWithLog('the world artifact’s name in inventory', d, async () => ((await inventory(WORLD_REAL)).artifact_name === WORLD_FILE_ARTIFACT ? true : undefined));
 });
