@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunningEmulator, startEmulator } from '../../emulator';
 import { writeWithMenderArtifact } from '../helpers/mender-artifact-tool';
-import { clientUnavailable, daemonKey, INITIAL_ARTIFACT, installClientFiles, MenderDaemon, startDaemon } from '../helpers/mender-daemon';
+import { clientUnavailable, daemonKey, INITIAL_ARTIFACT, installClientFiles, MenderDaemon, REBOOT_MODULE_TYPE, startDaemon } from '../helpers/mender-daemon';
 import { client, expectContract, TOKEN, waitFor } from './support';
 
 const V2 = '/api/management/v2/devauth';
@@ -281,7 +281,7 @@ it('a configuration deployment installs through the mender-configure module, and
   const dep = await finishedDeployment(d, depId);
   expect(dep.statistics.status).toMatchObject({ success: 1, failure: 0 });
   // GenerateConfigurationImage's meta-data reached the module unchanged.
-  expect(JSON.parse(fs.readFileSync(path.join(d.configDir, 'device-config.json'), 'utf8'))).toEqual(configuration);
+  expect(JSON.parse(fs.readFileSync(path.join(d.workDir, 'device-config.json'), 'utf8'))).toEqual(configuration);
   // The client commits the artifact's name: configuration-<deployment id> (what the project's
   // observed.ts must not take for the OS image).
   await waitWithLog('configuration-<id> as artifact_name', d, async () => ((await inventory(id)).artifact_name === `configuration-${depId}` ? true : undefined));
@@ -302,4 +302,26 @@ it('a world device marked real_client waits for its daemon, which installs a wor
   expect(dep.statistics.status).toMatchObject({ success: 1 });
   expect(fs.readFileSync(path.join(worldWork, 'installed', 'motd'), 'utf8')).toBe('from the world file\n');
   await waitWithLog('the world artifact’s name in inventory', d, async () => ((await inventory(WORLD_REAL)).artifact_name === WORLD_FILE_ARTIFACT ? true : undefined));
+});
+
+it('an update whose module asks for a reboot goes through ArtifactReboot and is committed', async () => {
+  const mac = '52:54:00:fe:00:05';
+  const key = daemonKey();
+  const pre = await api.post(`${V2}/devices`, { identity_data: { mac }, pubkey: key.publicPem });
+  const id = String(pre.headers.location).replace(/^devices\//, '');
+  const d = daemon(mac, { privateKeyPem: key.privatePem, inventory: 'rebooting' });
+  await waitWithLog('the daemon’s inventory', d, async () => ((await inventory(id)).fleet_test ? true : undefined));
+  const file = writeWithMenderArtifact({
+    name: 'needs-reboot-1.0',
+    deviceTypes: [DEVICE_TYPE],
+    kind: { type: 'module-image', module: REBOOT_MODULE_TYPE, files: [{ name: 'payload.txt', content: 'reboot me\n' }] },
+  });
+  await upload(file);
+  const depId = await deploy('an update with a reboot', 'needs-reboot-1.0', id);
+  const dep = await finishedDeployment(d, depId);
+  expect(dep.statistics.status).toMatchObject({ success: 1, failure: 0 });
+  // The client ran the module's ArtifactReboot once, then verified and committed.
+  expect(fs.readFileSync(path.join(d.workDir, 'rebooted'), 'utf8').trim().split('\n')).toHaveLength(1);
+  expect(d.log()).toMatch(/-> reboot \[ArtifactReboot_Enter\]/);
+  await waitWithLog('the new artifact_name in inventory', d, async () => ((await inventory(id)).artifact_name === 'needs-reboot-1.0' ? true : undefined));
 });

@@ -10,7 +10,10 @@
 //   client reads it from there only: `ArtifactInfoFile` is not configurable in 3.4).
 // - /usr/share/mender/modules/v3/mender-configure: the test's own stand-in for the
 //   mender-configure add-on's module (not packaged in Debian): it writes the configuration a
-//   configuration deployment carries to $MENDER_FLEET_CONFIG_DIR/device-config.json.
+//   configuration deployment carries to $MENDER_FLEET_WORK_DIR/device-config.json;
+// - /usr/share/mender/modules/v3/fleet-test-reboot: a module that asks for a reboot
+//   (NeedsArtifactReboot: Yes) and, as its ArtifactReboot, only notes it in
+//   $MENDER_FLEET_WORK_DIR/rebooted (the machine is not rebooted).
 // The client ignores ModulesPath in mender.conf (3.4 loads it as /usr/share/mender/modules/v3),
 // so the tests' module goes there, next to the ones Debian ships (single-file, script).
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -26,6 +29,8 @@ const IDENTITY_SCRIPT = '/usr/share/mender/identity/mender-device-identity';
 const INVENTORY_SCRIPT = '/usr/share/mender/inventory/mender-inventory-fleet-test';
 const ARTIFACT_INFO = '/etc/mender/artifact_info';
 const CONFIGURE_MODULE = '/usr/share/mender/modules/v3/mender-configure';
+export const REBOOT_MODULE_TYPE = 'fleet-test-reboot';
+const REBOOT_MODULE = `/usr/share/mender/modules/v3/${REBOOT_MODULE_TYPE}`;
 
 /** What a fixed path held before the test wrote it (undefined: nothing). */
 type Saved = { file: string; content?: Buffer; mode?: number };
@@ -82,9 +87,21 @@ export function installClientFiles(): () => void {
       '  NeedsArtifactReboot) echo No ;;\n' +
       '  SupportsRollback) echo No ;;\n' +
       '  ArtifactInstall)\n' +
-      '    : "${MENDER_FLEET_CONFIG_DIR:?MENDER_FLEET_CONFIG_DIR is not set}"\n' +
-      '    mkdir -p "$MENDER_FLEET_CONFIG_DIR"\n' +
-      '    cp "$2/header/meta-data" "$MENDER_FLEET_CONFIG_DIR/device-config.json" ;;\n' +
+      '    : "${MENDER_FLEET_WORK_DIR:?MENDER_FLEET_WORK_DIR is not set}"\n' +
+      '    mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
+      '    cp "$2/header/meta-data" "$MENDER_FLEET_WORK_DIR/device-config.json" ;;\n' +
+      'esac\n',
+    0o755,
+  );
+  write(
+    REBOOT_MODULE,
+    '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
+      'case "$1" in\n' +
+      '  NeedsArtifactReboot) echo Yes ;;\n' +
+      '  SupportsRollback) echo No ;;\n' +
+      '  ArtifactReboot)\n' +
+      '    mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
+      '    echo "$(date -u +%FT%TZ) ArtifactReboot" >> "$MENDER_FLEET_WORK_DIR/rebooted" ;;\n' +
       'esac\n',
     0o755,
   );
@@ -112,8 +129,8 @@ export interface DaemonOptions {
 
 export interface MenderDaemon {
   readonly dir: string;
-  /** Where the test's mender-configure module writes device-config.json. */
-  readonly configDir: string;
+  /** Where the test's modules write (device-config.json, rebooted). */
+  readonly workDir: string;
   readonly pid: number;
   log(): string;
   /** `mender show-provides` on this daemon's data: what the client holds as installed. */
@@ -147,11 +164,11 @@ export function startDaemon(opts: DaemonOptions): MenderDaemon {
   fs.writeFileSync(path.join(dir, 'mender.conf'), JSON.stringify(config, null, 2));
   fs.writeFileSync(path.join(data, 'device_type'), `device_type=${opts.deviceType}\n`);
   if (opts.privateKeyPem) fs.writeFileSync(path.join(data, 'mender-agent.pem'), opts.privateKeyPem, { mode: 0o600 });
-  const configDir = path.join(dir, 'configuration');
+  const workDir = path.join(dir, 'work');
   const logFile = path.join(dir, 'daemon.log');
   const out = fs.openSync(logFile, 'a');
   const child: ChildProcess = spawn(MENDER_BIN, ['--config', path.join(dir, 'mender.conf'), '--data', data, '--no-syslog', '--log-level', 'info', 'daemon'], {
-    env: { ...process.env, MENDER_FLEET_DEVICE_MAC: opts.mac, MENDER_FLEET_INVENTORY: opts.inventory ?? '', MENDER_FLEET_CONFIG_DIR: configDir },
+    env: { ...process.env, MENDER_FLEET_DEVICE_MAC: opts.mac, MENDER_FLEET_INVENTORY: opts.inventory ?? '', MENDER_FLEET_WORK_DIR: workDir },
     stdio: ['ignore', out, out],
     // Its own process group, so stop() also ends the update modules it runs.
     detached: true,
@@ -162,7 +179,7 @@ export function startDaemon(opts: DaemonOptions): MenderDaemon {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     dir,
-    configDir,
+    workDir,
     pid,
     log: () => fs.readFileSync(logFile, 'utf8'),
     showProvides: () => {
