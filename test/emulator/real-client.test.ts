@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunningEmulator, startEmulator } from '../../emulator';
 import { writeWithMenderArtifact } from '../helpers/mender-artifact-tool';
-import { clientUnavailable, daemonKey, INITIAL_ARTIFACT, installClientFiles, MenderDaemon, REBOOT_MODULE_TYPE, startDaemon } from '../helpers/mender-daemon';
+import { clientUnavailable, daemonKey, INITIAL_ARTIFACT, installClientFiles, MenderDaemon, REBOOT_MODULE_TYPE, SLOW_MODULE_TYPE, startDaemon } from '../helpers/mender-daemon';
 import { client, expectContract, TOKEN, waitFor } from './support';
 
 const V2 = '/api/management/v2/devauth';
@@ -324,4 +324,39 @@ it('an update whose module asks for a reboot goes through ArtifactReboot and is 
   expect(fs.readFileSync(path.join(d.workDir, 'rebooted'), 'utf8').trim().split('\n')).toHaveLength(1);
   expect(d.log()).toMatch(/-> reboot \[ArtifactReboot_Enter\]/);
   await waitWithLog('the new artifact_name in inventory', d, async () => ((await inventory(id)).artifact_name === 'needs-reboot-1.0' ? true : undefined));
+});
+
+it('a deployment aborted while the daemon installs is rolled back by the client, which keeps its artifact', async () => {
+  const mac = '52:54:00:fe:00:06';
+  const key = daemonKey();
+  const pre = await api.post(`${V2}/devices`, { identity_data: { mac }, pubkey: key.publicPem });
+  const id = String(pre.headers.location).replace(/^devices\//, '');
+  const d = daemon(mac, { privateKeyPem: key.privatePem, inventory: 'aborted' });
+  await waitWithLog('the daemon’s inventory', d, async () => ((await inventory(id)).fleet_test ? true : undefined));
+  const file = writeWithMenderArtifact({
+    name: 'slow-1.0',
+    deviceTypes: [DEVICE_TYPE],
+    kind: { type: 'module-image', module: SLOW_MODULE_TYPE, files: [{ name: 'payload.txt', content: 'slow\n' }] },
+  });
+  await upload(file);
+  const depId = await deploy('a slow update', 'slow-1.0', id);
+  await waitWithLog('the daemon to install', d, async () => {
+    const devices = (await api.get(`${M}/deployments/deployments/${depId}/devices`)).data as { status: string }[];
+    return devices[0]?.status === 'installing' ? true : undefined;
+  });
+  const abort = await api.put(`${M}/deployments/deployments/${depId}/status`, { status: 'aborted' });
+  expect(abort.status).toBe(204);
+  // The client finishes installing, then its status report gets 409 (the emulator's
+  // report() of an aborted device deployment): it rolls the module back, runs
+  // ArtifactFailure, and keeps the artifact it had.
+  await waitWithLog('the rollback', d, async () => {
+    const log = path.join(d.workDir, 'slow.log');
+    return fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('ArtifactFailure') ? true : undefined;
+  });
+  expect(fs.readFileSync(path.join(d.workDir, 'slow.log'), 'utf8').trim().split('\n')).toEqual(['ArtifactInstall', 'ArtifactRollback', 'ArtifactFailure']);
+  expect(d.log()).toContain('Status report rejected, deployment aborted at the backend');
+  expect((await api.get(`${M}/deployments/deployments/${depId}/devices`)).data).toEqual([expect.objectContaining({ id, status: 'aborted' })]);
+  expect((await api.get(`${M}/deployments/deployments/${depId}`)).data.status).toBe('finished');
+  expect(d.showProvides()).toEqual({});
+  await waitWithLog('the old artifact_name in inventory', d, async () => ((await inventory(id)).artifact_name === INITIAL_ARTIFACT ? true : undefined));
 });

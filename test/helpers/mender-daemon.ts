@@ -13,7 +13,9 @@
 //   configuration deployment carries to $MENDER_FLEET_WORK_DIR/device-config.json;
 // - /usr/share/mender/modules/v3/fleet-test-reboot: a module that asks for a reboot
 //   (NeedsArtifactReboot: Yes) and, as its ArtifactReboot, only notes it in
-//   $MENDER_FLEET_WORK_DIR/rebooted (the machine is not rebooted).
+//   $MENDER_FLEET_WORK_DIR/rebooted (the machine is not rebooted);
+// - /usr/share/mender/modules/v3/fleet-test-slow: a module whose install takes a few seconds
+//   and which can roll back, each step noted in $MENDER_FLEET_WORK_DIR/slow.log.
 // The client ignores ModulesPath in mender.conf (3.4 loads it as /usr/share/mender/modules/v3),
 // so the tests' module goes there, next to the ones Debian ships (single-file, script).
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -31,6 +33,10 @@ const ARTIFACT_INFO = '/etc/mender/artifact_info';
 const CONFIGURE_MODULE = '/usr/share/mender/modules/v3/mender-configure';
 export const REBOOT_MODULE_TYPE = 'fleet-test-reboot';
 const REBOOT_MODULE = `/usr/share/mender/modules/v3/${REBOOT_MODULE_TYPE}`;
+export const SLOW_MODULE_TYPE = 'fleet-test-slow';
+const SLOW_MODULE = `/usr/share/mender/modules/v3/${SLOW_MODULE_TYPE}`;
+/** How long the slow module's ArtifactInstall takes. */
+export const SLOW_INSTALL_SECONDS = 4;
 
 /** What a fixed path held before the test wrote it (undefined: nothing). */
 type Saved = { file: string; content?: Buffer; mode?: number };
@@ -102,6 +108,18 @@ export function installClientFiles(): () => void {
       '  ArtifactReboot)\n' +
       '    mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
       '    echo "$(date -u +%FT%TZ) ArtifactReboot" >> "$MENDER_FLEET_WORK_DIR/rebooted" ;;\n' +
+      'esac\n',
+    0o755,
+  );
+  write(
+    SLOW_MODULE,
+    '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
+      'mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
+      'case "$1" in\n' +
+      '  NeedsArtifactReboot) echo No ;;\n' +
+      '  SupportsRollback) echo Yes ;;\n' +
+      `  ArtifactInstall) echo ArtifactInstall >> "$MENDER_FLEET_WORK_DIR/slow.log"; sleep ${SLOW_INSTALL_SECONDS} ;;\n` +
+      '  ArtifactRollback|ArtifactCommit|ArtifactFailure) echo "$1" >> "$MENDER_FLEET_WORK_DIR/slow.log" ;;\n' +
       'esac\n',
     0o755,
   );
