@@ -45,7 +45,7 @@ interface Attribute {
 beforeAll(async () => {
   const why = clientUnavailable();
   if (why) throw new Error(`cannot run the real mender client: ${why}`);
-  restoreClientFiles = installClientFiles();
+  restoreClientFiles = await installClientFiles();
   worldWork = fs.mkdtempSync(path.join(os.tmpdir(), 'real-client-world-'));
   const worldFile = writeWithMenderArtifact(
     {

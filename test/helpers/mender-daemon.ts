@@ -55,11 +55,57 @@ export function clientUnavailable(): string | undefined {
 }
 
 /**
- * Writes the client's fixed-path files and returns a function that puts back what was there
- * (or removes them).
+ * One test run at a time owns the fixed paths (other worktrees' runs share this machine): an
+ * exclusive lock file holding the owner's pid, taken over when that process is gone.
  */
-export function installClientFiles(): () => void {
+const LOCK = path.join(os.tmpdir(), 'mender-fleet-client-files.lock');
+
+function isAlive(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function lockClientFiles(timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      fs.writeFileSync(LOCK, String(process.pid), { flag: 'wx' });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = Number(fs.readFileSync(LOCK, 'utf8').trim() || '0');
+    if (!isAlive(owner)) {
+      fs.rmSync(LOCK, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`the mender client's fixed paths are in use by process ${owner} (${LOCK}); waited ${timeoutMs / 1000}s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * Writes the client's fixed-path files (waiting for another run that has them) and returns a
+ * function that puts back what was there (or removes them).
+ */
+export async function installClientFiles(waitMs = 180_000): Promise<() => void> {
+  await lockClientFiles(waitMs);
   const saved: Saved[] = [];
+  const restore = (): void => {
+    for (const s of saved.reverse()) {
+      if (s.content === undefined) fs.rmSync(s.file, { force: true });
+      else {
+        fs.writeFileSync(s.file, s.content);
+        if (s.mode !== undefined) fs.chmodSync(s.file, s.mode);
+      }
+    }
+    fs.rmSync(LOCK, { force: true });
+  };
   const write = (file: string, content: string, mode: number): void => {
     const before: Saved = { file };
     if (fs.existsSync(file)) {
@@ -71,67 +117,64 @@ export function installClientFiles(): () => void {
     fs.writeFileSync(file, content, { mode });
     fs.chmodSync(file, mode);
   };
-  write(
-    IDENTITY_SCRIPT,
-    '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\n' +
-      'echo "mac=${MENDER_FLEET_DEVICE_MAC:?MENDER_FLEET_DEVICE_MAC is not set}"\n',
-    0o755,
-  );
-  write(
-    INVENTORY_SCRIPT,
-    '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\n' +
-      'if [ -n "$MENDER_FLEET_INVENTORY" ]; then echo "fleet_test=$MENDER_FLEET_INVENTORY"; fi\n',
-    0o755,
-  );
-  write(ARTIFACT_INFO, `artifact_name=${INITIAL_ARTIFACT}\n`, 0o644);
-  // Update module protocol v3: the state is $1, the file tree $2, whose header/meta-data is the
-  // artifact's meta-data (the configuration).
-  write(
-    CONFIGURE_MODULE,
-    '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
-      'case "$1" in\n' +
-      '  NeedsArtifactReboot) echo No ;;\n' +
-      '  SupportsRollback) echo No ;;\n' +
-      '  ArtifactInstall)\n' +
-      '    : "${MENDER_FLEET_WORK_DIR:?MENDER_FLEET_WORK_DIR is not set}"\n' +
-      '    mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
-      '    cp "$2/header/meta-data" "$MENDER_FLEET_WORK_DIR/device-config.json" ;;\n' +
-      'esac\n',
-    0o755,
-  );
-  write(
-    REBOOT_MODULE,
-    '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
-      'case "$1" in\n' +
-      '  NeedsArtifactReboot) echo Yes ;;\n' +
-      '  SupportsRollback) echo No ;;\n' +
-      '  ArtifactReboot)\n' +
-      '    mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
-      '    echo "$(date -u +%FT%TZ) ArtifactReboot" >> "$MENDER_FLEET_WORK_DIR/rebooted" ;;\n' +
-      'esac\n',
-    0o755,
-  );
-  write(
-    SLOW_MODULE,
-    '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
-      'mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
-      'case "$1" in\n' +
-      '  NeedsArtifactReboot) echo No ;;\n' +
-      '  SupportsRollback) echo Yes ;;\n' +
-      `  ArtifactInstall) echo ArtifactInstall >> "$MENDER_FLEET_WORK_DIR/slow.log"; sleep ${SLOW_INSTALL_SECONDS} ;;\n` +
-      '  ArtifactRollback|ArtifactCommit|ArtifactFailure) echo "$1" >> "$MENDER_FLEET_WORK_DIR/slow.log" ;;\n' +
-      'esac\n',
-    0o755,
-  );
-  return () => {
-    for (const s of saved.reverse()) {
-      if (s.content === undefined) fs.rmSync(s.file, { force: true });
-      else {
-        fs.writeFileSync(s.file, s.content);
-        if (s.mode !== undefined) fs.chmodSync(s.file, s.mode);
-      }
-    }
-  };
+  try {
+    write(
+      IDENTITY_SCRIPT,
+      '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\n' +
+        'echo "mac=${MENDER_FLEET_DEVICE_MAC:?MENDER_FLEET_DEVICE_MAC is not set}"\n',
+      0o755,
+    );
+    write(
+      INVENTORY_SCRIPT,
+      '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\n' +
+        'if [ -n "$MENDER_FLEET_INVENTORY" ]; then echo "fleet_test=$MENDER_FLEET_INVENTORY"; fi\n',
+      0o755,
+    );
+    write(ARTIFACT_INFO, `artifact_name=${INITIAL_ARTIFACT}\n`, 0o644);
+    // Update module protocol v3: the state is $1, the file tree $2, whose header/meta-data is the
+    // artifact's meta-data (the configuration).
+    write(
+      CONFIGURE_MODULE,
+      '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
+        'case "$1" in\n' +
+        '  NeedsArtifactReboot) echo No ;;\n' +
+        '  SupportsRollback) echo No ;;\n' +
+        '  ArtifactInstall)\n' +
+        '    : "${MENDER_FLEET_WORK_DIR:?MENDER_FLEET_WORK_DIR is not set}"\n' +
+        '    mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
+        '    cp "$2/header/meta-data" "$MENDER_FLEET_WORK_DIR/device-config.json" ;;\n' +
+        'esac\n',
+      0o755,
+    );
+    write(
+      REBOOT_MODULE,
+      '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
+        'case "$1" in\n' +
+        '  NeedsArtifactReboot) echo Yes ;;\n' +
+        '  SupportsRollback) echo No ;;\n' +
+        '  ArtifactReboot)\n' +
+        '    mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
+        '    echo "$(date -u +%FT%TZ) ArtifactReboot" >> "$MENDER_FLEET_WORK_DIR/rebooted" ;;\n' +
+        'esac\n',
+      0o755,
+    );
+    write(
+      SLOW_MODULE,
+      '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
+        'mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
+        'case "$1" in\n' +
+        '  NeedsArtifactReboot) echo No ;;\n' +
+        '  SupportsRollback) echo Yes ;;\n' +
+        `  ArtifactInstall) echo ArtifactInstall >> "$MENDER_FLEET_WORK_DIR/slow.log"; sleep ${SLOW_INSTALL_SECONDS} ;;\n` +
+        '  ArtifactRollback|ArtifactCommit|ArtifactFailure) echo "$1" >> "$MENDER_FLEET_WORK_DIR/slow.log" ;;\n' +
+        'esac\n',
+      0o755,
+    );
+  } catch (err) {
+    restore();
+    throw err;
+  }
+  return restore;
 }
 
 export interface DaemonOptions {
