@@ -320,6 +320,28 @@ export class DevauthService {
     this.store.devices.delete(deviceId);
   }
 
+  /**
+   * DeleteAuthSet: the set goes (with the device's tokens if it was accepted); a device left
+   * with nothing after its preauthorized set goes too (deletePreauthDevice, inventory
+   * included); otherwise the device's status is aggregated again. False: no such set.
+   */
+  deleteAuthSet(deviceId: string, authId: string): boolean {
+    const set = this.store.authSets.get(authId);
+    if (!set) return false;
+    if (set.status === 'accepted') this.revokeTokens(set.deviceId);
+    this.store.authSets.delete(authId);
+    const d = this.store.devices.get(deviceId);
+    if (!d) return true;
+    const rest = this.authSetsOf(deviceId).map((a) => a.status);
+    if (set.status === 'preauthorized' && deviceStatusFromAuthSets(rest) === 'noauth') {
+      this.store.configs.delete(deviceId);
+      this.store.devices.delete(deviceId);
+      return true;
+    }
+    this.aggregate(d);
+    return true;
+  }
+
   /** GetDevCountByStatus; the handler takes only the five statuses or none. */
   count(status: string | undefined): number {
     let n = 0;

@@ -1,5 +1,6 @@
 // deviceauth's HTTP API (backend/services/deviceauth/api/http/api_devauth.go): the device's auth
-// request, and the management API v2 to list, preauthorize, accept, reject and decommission.
+// request, and the management API v2 to list, preauthorize, accept, reject, dismiss and
+// decommission.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Auth } from '../auth';
@@ -133,6 +134,13 @@ export function registerDevauthRoutes(app: FastifyInstance, ctx: EmulatorContext
     const id = (req.params as { id: string }).id;
     if (!ctx.store.devices.has(id)) return reply.code(404).send();
     devauth.decommission(id);
+    return reply.code(204).send();
+  });
+
+  // DeleteDeviceAuthSetHandler: ErrAuthSetNotFound is a bare 404 (c.Status).
+  app.delete(`${V2}/devices/:id/auth/:aid`, async (req, reply) => {
+    const { id, aid } = req.params as { id: string; aid: string };
+    if (!devauth.deleteAuthSet(id, aid)) return reply.code(404).send();
     return reply.code(204).send();
   });
 

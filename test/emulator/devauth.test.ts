@@ -327,3 +327,38 @@ describe('decommissioning', () => {
     expect(again.data).toBe('');
   });
 });
+
+describe('dismissing an auth set', () => {
+  // DeleteAuthSet (devauth.go), DeleteDeviceAuthSetHandler: an accepted set's removal takes the
+  // token with it and the device falls back to what its other sets say; a device whose only
+  // set was preauthorized is deleted (deletePreauthDevice); an unknown set is a bare 404.
+  it('removes the set, its token, and a preauthorized device left with nothing', async () => {
+    const key = deviceKey();
+    const identity = { mac: '52:54:00:00:00:20' };
+    await authRequest(identity, key);
+    const [device] = await devicesWith('pending');
+    await setStatus(device.id, device.auth_sets[0].id, 'accepted');
+    const token = String((await authRequest(identity, key)).data);
+    const other = deviceKey();
+    expect((await authRequest(identity, other)).status).toBe(401);
+    const sets = (await api.get(`${V2}/devices/${device.id}`)).data.auth_sets as ApiAuthSet[];
+    expect(sets.map((s) => s.status)).toEqual(['accepted', 'pending']);
+
+    const res = await api.delete(`${V2}/devices/${device.id}/auth/${sets[0].id}`);
+    expectContract(res);
+    expect(res.status).toBe(204);
+    expect((await nextDeployment(token)).status).toBe(401);
+    expect((await api.get(`${V2}/devices/${device.id}`)).data).toMatchObject({ status: 'pending', auth_sets: [{ id: sets[1].id, status: 'pending' }] });
+
+    const pre = await api.post(`${V2}/devices`, { identity_data: { mac: '52:54:00:00:00:21' }, pubkey: deviceKey().publicPem });
+    const preId = String(pre.headers.location).replace(/^devices\//, '');
+    const preSet = (await api.get(`${V2}/devices/${preId}`)).data.auth_sets[0] as ApiAuthSet;
+    expect((await api.delete(`${V2}/devices/${preId}/auth/${preSet.id}`)).status).toBe(204);
+    expect((await api.get(`${V2}/devices/${preId}`)).status).toBe(404);
+    expect((await api.get(`/api/management/v1/inventory/devices/${preId}`)).status).toBe(404);
+
+    const missing = await api.delete(`${V2}/devices/${preId}/auth/${preSet.id}`);
+    expect(missing.status).toBe(404);
+    expect(missing.data).toBe('');
+  });
+});
