@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { RunningEmulator, startEmulator } from '../../emulator';
 import { writeWithMenderArtifact } from '../helpers/mender-artifact-tool';
 import { clientUnavailable, daemonKey, INITIAL_ARTIFACT, installClientFiles, MenderDaemon, REBOOT_MODULE_TYPE, SLOW_MODULE_TYPE, startDaemon } from '../helpers/mender-daemon';
+import { createMenderClient, runningImages } from '../../provider/mender';
 import { client, expectContract, TOKEN, waitFor } from './support';
 
 const V2 = '/api/management/v2/devauth';
@@ -271,6 +272,18 @@ it('a configuration deployment installs through the mender-configure module, and
   const id = String(pre.headers.location).replace(/^devices\//, '');
   const d = daemon(mac, { privateKeyPem: key.privatePem, inventory: 'configured' });
   await waitWithLog('the daemon’s inventory', d, async () => ((await inventory(id)).fleet_test ? true : undefined));
+  // First a software update, the "OS image" the device runs.
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'single-file-'));
+  const image = writeWithMenderArtifact({
+    name: 'app-image-3.0',
+    deviceTypes: [DEVICE_TYPE],
+    kind: { type: 'module-image', module: 'single-file', files: [{ name: 'dest_dir', content: work }, { name: 'filename', content: 'app' }, { name: 'app', content: 'v3\n' }] },
+  });
+  await upload(image);
+  expect((await finishedDeployment(d, await deploy('the image', 'app-image-3.0', id))).statistics.status).toMatchObject({ success: 1 });
+  await waitWithLog('the image’s name in inventory', d, async () => ((await inventory(id)).artifact_name === 'app-image-3.0' ? true : undefined));
+  fs.rmSync(work, { recursive: true, force: true });
+
   const configuration = { timezone: 'Europe/Oslo', kiosk_url: 'https://example.org/?a=1&b=2' };
   expect((await api.put(`${M}/deviceconfig/configurations/device/${id}`, configuration)).status).toBe(204);
   const deployed = await api.post(`${M}/deviceconfig/configurations/device/${id}/deploy`, {});
@@ -285,10 +298,19 @@ it('a configuration deployment installs through the mender-configure module, and
   // The client commits the artifact's name: configuration-<deployment id> (what the project's
   // observed.ts must not take for the OS image).
   await waitWithLog('configuration-<id> as artifact_name', d, async () => ((await inventory(id)).artifact_name === `configuration-${depId}` ? true : undefined));
-  // The client holds the configuration's provides, but its inventory (3.4) reports none of
-  // its provides: only artifact_name, device_type, mender_client_version and the scripts'.
-  expect(d.showProvides()).toEqual({ artifact_name: `configuration-${depId}`, 'data-partition.mender-configure.version': `configuration-${depId}` });
+  // The client keeps the image's provides next to the configuration's (the configuration
+  // artifact clears only data-partition.mender-configure.*), but its inventory (3.4) reports
+  // none of them: only artifact_name, device_type, mender_client_version and the scripts'.
+  expect(d.showProvides()).toEqual({
+    artifact_name: `configuration-${depId}`,
+    'data-partition.mender-configure.version': `configuration-${depId}`,
+    'rootfs-image.single-file.version': 'app-image-3.0',
+  });
   expect(Object.keys(await inventory(id)).sort()).toEqual(['artifact_name', 'device_type', 'fleet_test', 'mender_client_version']);
+  // So the project tells the image from the device's deployment history (observed.ts
+  // devicesWithImages): the image, not configuration-<id>.
+  const images = await runningImages(createMenderClient({ serverUrl: emu.url, token: TOKEN }), [id]);
+  expect(images.get(id)).toBe('app-image-3.0');
 });
 
 it('a world device marked real_client waits for its daemon, which installs a world artifact that has a file', async () => {
