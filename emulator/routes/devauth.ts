@@ -119,6 +119,9 @@ export function registerDevauthRoutes(app: FastifyInstance, ctx: EmulatorContext
     const body = parseBody(preAuthSchema, req.body, 'failed to decode preauth request');
     const key = parsePubKey(body.pubkey);
     try {
+      // With force on a known identity, mender-server's Location names the fresh id it made for
+      // the request (getDbModel), not the device the set was added to; the emulator names the
+      // device.
       const id = devauth.preauthorize(body.identity_data, serializePubKey(key), body.force ?? false);
       return reply.code(201).header('Location', `devices/${id}`).send();
     } catch (err) {
