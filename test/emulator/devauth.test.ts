@@ -362,3 +362,30 @@ describe('dismissing an auth set', () => {
     expect(missing.data).toBe('');
   });
 });
+
+describe('who plays a device', () => {
+  // Not mender-server behaviour but the emulator's own line: a device deviceauth recorded is a
+  // real client's, so the simulation, which plays world devices, leaves it alone.
+  it('does not simulate a device deviceauth recorded', async () => {
+    const fast = await startEmulator({ world: testWorld() });
+    try {
+      const fastApi = client(fast.url);
+      const key = deviceKey();
+      const pre = await fastApi.post(`${V2}/devices`, { identity_data: { mac: '52:54:00:00:00:30', device: 'real' }, pubkey: key.publicPem });
+      const id = String(pre.headers.location).replace(/^devices\//, '');
+      const dep = await fastApi.post('/api/management/v1/deployments/deployments', { name: 'to a real client', artifact_name: 'pi4-2026.11', devices: [id, DEV.canary] });
+      const depId = String(dep.headers.location).split('/').pop();
+      // The world device finishes; the recorded one never polls.
+      for (let i = 0; i < 200; i++) {
+        const devices = (await fastApi.get(`/api/management/v1/deployments/deployments/${depId}/devices`)).data as { id: string; status: string }[];
+        if (devices.find((d) => d.id === DEV.canary)?.status === 'success') break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const devices = (await fastApi.get(`/api/management/v1/deployments/deployments/${depId}/devices`)).data as { id: string; status: string }[];
+      expect(devices).toEqual([expect.objectContaining({ id: DEV.canary, status: 'success' })]);
+      expect((await fastApi.get(`/api/management/v1/deployments/deployments/${depId}`)).data.statistics.status).toMatchObject({ pending: 1, success: 1 });
+    } finally {
+      await fast.close();
+    }
+  });
+});
