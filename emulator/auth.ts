@@ -2,6 +2,7 @@
 // `useradm/auth/login`, and device JWTs from `authentication/auth_requests`.
 import { createSigner, createVerifier } from 'fast-jwt';
 import { unauthorized } from './errors';
+import type { DevauthService } from './devauth';
 import type { Store } from './store';
 
 const ISSUER = 'Mender';
@@ -12,7 +13,10 @@ export class Auth {
   private readonly sign: (payload: Record<string, unknown>) => string;
   private readonly verify: (token: string) => Record<string, unknown>;
 
-  constructor(private readonly store: Store) {
+  constructor(
+    private readonly store: Store,
+    private readonly devauth: DevauthService,
+  ) {
     this.sign = createSigner({ key: store.jwtSecret, algorithm: 'HS256', expiresIn: 7 * 24 * 3600 * 1000 });
     this.verify = createVerifier({ key: store.jwtSecret, algorithms: ['HS256'], allowedIss: ISSUER });
   }
@@ -30,8 +34,9 @@ export class Auth {
     return this.sign({ iss: ISSUER, sub: email, scp: 'mender.*', 'mender.user': true });
   }
 
-  deviceToken(deviceId: string): string {
-    return this.sign({ iss: ISSUER, sub: deviceId, 'mender.device': true });
+  /** A device JWT whose `jti` is the accepted auth set it was issued for, as deviceauth makes it. */
+  deviceToken(deviceId: string, authSetId: string): string {
+    return this.sign({ iss: ISSUER, sub: deviceId, jti: authSetId, 'mender.device': true });
   }
 
   private bearer(authorization: string | undefined): string {
@@ -50,8 +55,10 @@ export class Auth {
 
   device(authorization: string | undefined): string {
     const claims = this.claims(this.bearer(authorization));
-    if (claims['mender.device'] !== true || typeof claims.sub !== 'string') throw unauthorized();
-    if (!this.store.devices.has(claims.sub)) throw unauthorized();
+    if (claims['mender.device'] !== true || typeof claims.sub !== 'string' || typeof claims.jti !== 'string') throw unauthorized();
+    // VerifyToken: the token must still be in deviceauth's store, which rejecting, dismissing
+    // or decommissioning empties.
+    if (!this.devauth.tokenValid(claims.sub, claims.jti)) throw unauthorized();
     return claims.sub;
   }
 

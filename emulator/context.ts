@@ -2,6 +2,7 @@
 // several emulators can run in one process (tests do).
 import type { Clock } from './clock';
 import type { DeploymentsService } from './deployments';
+import type { DevauthService } from './devauth';
 import type { DeviceconfigService } from './deviceconfig';
 import type { Simulation } from './devices';
 import type { Faults } from './faults';
@@ -15,6 +16,7 @@ export interface EmulatorContext {
   timing: Timing;
   deployments: DeploymentsService;
   deviceconfig: DeviceconfigService;
+  devauth: DevauthService;
   simulation: Simulation;
   requestLog: RequestLog;
   faults: Faults;

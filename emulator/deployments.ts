@@ -322,17 +322,29 @@ export class DeploymentsService {
    * statistics, so it counts the device as pending for ever and can no longer finish by itself.
    */
   abortForDevice(deviceId: string): void {
+    this.updateDeviceDeploymentsStatus(deviceId, 'aborted');
+  }
+
+  /**
+   * The decommission_device workflow's call into deployments (DecommissionDevice, app/app.go):
+   * the same updateDeviceDeploymentsStatus as an abort, with status `decommissioned`.
+   */
+  decommissionDevice(deviceId: string): void {
+    this.updateDeviceDeploymentsStatus(deviceId, 'decommissioned');
+  }
+
+  private updateDeviceDeploymentsStatus(deviceId: string, status: 'aborted' | 'decommissioned'): void {
     let after: string;
     const dd = this.oldestActiveRecord(deviceId);
     if (dd) {
       const dep = this.store.deployments.get(dd.deploymentId);
-      if (dep) this.transition(dep, dd, 'aborted');
+      if (dep) this.transition(dep, dd, status);
       after = dd.created;
     } else {
       after = this.latestInactiveCreated(deviceId);
     }
     const newer = this.newerActiveDeployment(after, deviceId, false);
-    if (newer) this.createRecord(newer, deviceId, 'aborted');
+    if (newer) this.createRecord(newer, deviceId, status);
   }
 
   /** DELETE …/devices/{id}/history: finished records are marked deleted and no query sees them. */

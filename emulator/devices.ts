@@ -54,7 +54,7 @@ export class Simulation {
     for (const id of deviceIds) {
       if (this.tasks.has(id)) continue;
       const d = this.store.devices.get(id);
-      if (!d || d.behavior.offline) continue;
+      if (!d || d.behavior.offline || d.external) continue;
       const interval = this.scaled(d, this.timing.pollIntervalMs);
       const jitter = parseInt(sha256Hex(id).slice(0, 6), 16) % Math.max(1, interval);
       const firstPoll = this.startedMs + (d.behavior.first_poll_after_ms ?? 0);
@@ -130,7 +130,7 @@ export class Simulation {
 
   private step(id: string, task: Task): void {
     const d = this.store.devices.get(id);
-    if (!d || d.behavior.offline) {
+    if (!d || d.behavior.offline || d.external) {
       this.tasks.delete(id);
       return;
     }

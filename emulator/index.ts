@@ -3,12 +3,13 @@ import { Clock } from './clock';
 import type { EmulatorContext } from './context';
 import { DeploymentsService } from './deployments';
 import { DeviceconfigService } from './deviceconfig';
+import { DevauthService } from './devauth';
 import { Simulation } from './devices';
 import { Faults } from './faults';
 import { StateFile } from './persistence';
 import { RequestLog } from './request-log';
 import { buildServer } from './server';
-import { seedStore, Store } from './store';
+import { attachWorldArtifactFiles, seedStore, Store } from './store';
 import { FAST_TIMING, Timing } from './types';
 import { emptyWorld, loadWorldFile, parseWorld, World, WorldError } from './world';
 import { Workflows } from './workflows';
@@ -48,6 +49,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     world.users.forEach((u) => store.users.set(u.email, u.password));
   } else {
     store = seedStore(world, clock.iso());
+    await attachWorldArtifactFiles(store, world);
   }
 
   let url = '';
@@ -68,6 +70,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
   const deployments = new DeploymentsService(store, clock, () => url, (ids) => simulation.wake(ids));
   const workflows = new Workflows(store, clock, deployments, () => timing.workflowDelayMs);
   const deviceconfig = new DeviceconfigService(store, clock, workflows);
+  const devauth = new DevauthService(store, clock, deployments);
   const simulation = new Simulation(store, clock, deployments, deviceconfig, workflows, timing, persistSoon);
   const ctx: EmulatorContext = {
     store,
@@ -75,6 +78,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Running
     timing,
     deployments,
     deviceconfig,
+    devauth,
     simulation,
     requestLog: new RequestLog(opts.requestLogLimit),
     faults: new Faults(),

@@ -13,6 +13,7 @@ import { registerDeploymentRoutes } from './routes/deployments';
 import { registerArtifactRoutes } from './routes/artifacts';
 import { registerDeviceconfigRoutes } from './routes/deviceconfig';
 import { registerDeviceRoutes } from './routes/devices';
+import { registerDevauthRoutes } from './routes/devauth';
 import { parseJsonBody } from './json-body';
 
 declare module 'fastify' {
@@ -74,7 +75,7 @@ export async function buildServer(ctx: EmulatorContext, opts: { log?: boolean } 
     bodyLimit: 64 * 1024 * 1024,
     forceCloseConnections: true,
   });
-  const auth = new Auth(ctx.store);
+  const auth = new Auth(ctx.store, ctx.devauth);
 
   // Mender's services parse JSON whatever the Content-Type says (gin's ShouldBindJSON).
   app.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
@@ -140,7 +141,8 @@ export async function buildServer(ctx: EmulatorContext, opts: { log?: boolean } 
   registerDeploymentRoutes(app, ctx);
   registerArtifactRoutes(app, ctx);
   registerDeviceconfigRoutes(app, ctx);
-  registerDeviceRoutes(app, ctx, auth);
+  registerDeviceRoutes(app, ctx);
+  registerDevauthRoutes(app, ctx, auth);
   registerAdminRoutes(app, ctx);
   return app;
 }

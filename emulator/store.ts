@@ -1,15 +1,19 @@
 // All server state, indexed for the lookups the API needs (by id, by device, by deployment),
 // and its snapshot form for the state file.
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parseArtifact } from './artifact-file';
 import { sha256Hex, stableId } from './ids';
 import {
   ArtifactRecord,
+  AuthSetRecord,
   DeploymentRecord,
   DeviceConfigRecord,
   DeviceDeploymentRecord,
   DeviceRecord,
+  type AttributeValue,
 } from './types';
-import type { World } from './world';
+import { WorldError, type World } from './world';
 import type { DeployConfigurationJob } from './workflows';
 
 export class Store {
@@ -23,6 +27,13 @@ export class Store {
   /** Device deployments of each device, oldest first. */
   readonly deviceHistory = new Map<string, DeviceDeploymentRecord[]>();
   readonly configs = new Map<string, DeviceConfigRecord>();
+  /** deviceauth's authentication sets, by id. */
+  readonly authSets = new Map<string, AuthSetRecord>();
+  /**
+   * Device tokens in force, by their `jti` (the id of the accepted auth set they were issued
+   * for, as SubmitAuthRequest makes them); rejecting or removing the set revokes the token.
+   */
+  readonly deviceTokens = new Set<string>();
   /** Workflows published and not yet run by the worker. */
   workflowJobs: DeployConfigurationJob[] = [];
   readonly tokens = new Set<string>();
@@ -62,6 +73,8 @@ export class Store {
       deviceDeployments: [...this.deviceHistory.values()].flat(),
       configs: [...this.configs.values()],
       workflowJobs: this.workflowJobs,
+      authSets: [...this.authSets.values()],
+      deviceTokens: [...this.deviceTokens],
     };
   }
 
@@ -79,6 +92,11 @@ export class Store {
       .forEach((dd) => store.addDeviceDeployment(dd));
     s.configs.forEach((c) => store.configs.set(c.id, c));
     store.workflowJobs = [...s.workflowJobs];
+    // A state file written before deviceauth was emulated has neither: its devices are then
+    // matched by their identity scope, as world devices are.
+    if (s.authSets) s.authSets.forEach((a) => store.authSets.set(a.id, a));
+    else for (const d of store.devices.values()) if (d.identity.status === 'accepted') store.authSets.set(worldAuthSet(d, d.createdTs).id, worldAuthSet(d, d.createdTs));
+    (s.deviceTokens ?? []).forEach((t) => store.deviceTokens.add(t));
     for (const [id, buf] of files) store.artifactFiles.set(id, buf);
     return store;
   }
@@ -96,6 +114,41 @@ export interface Snapshot {
   deviceDeployments: DeviceDeploymentRecord[];
   configs: DeviceConfigRecord[];
   workflowJobs: DeployConfigurationJob[];
+  authSets?: AuthSetRecord[];
+  deviceTokens?: string[];
+}
+
+/**
+ * JSON with object keys sorted at every level: deviceauth's form of identity data
+ * (AuthReq.Validate runs utils.JsonSort on id_data; the preauthorize handler marshals a Go map,
+ * which sorts too), so two requests with the same identity match whatever their key order.
+ */
+export function sortedJson(value: unknown): string {
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])]));
+    }
+    return v;
+  };
+  return JSON.stringify(sort(value));
+}
+
+/** The identity data of a device: its identity scope without `status`, which deviceauth owns. */
+export function identityDataOf(d: DeviceRecord): string {
+  if (d.idData !== undefined) return d.idData;
+  const rest: Record<string, AttributeValue> = { ...d.identity };
+  delete rest.status;
+  return sortedJson(rest);
+}
+
+/**
+ * The accepted auth set a world device is taken to hold. The world names no key, so the set
+ * has none until the first auth request with the device's identity brings one: the world
+ * accepted the device, as an operator would have.
+ */
+export function worldAuthSet(d: DeviceRecord, ts: string): AuthSetRecord {
+  return { id: stableId(`authset:${d.id}`), deviceId: d.id, idData: identityDataOf(d), pubkey: '', status: 'accepted', ts };
 }
 
 /** A MAC address derived from the device id, so identity data is stable. */
@@ -164,10 +217,56 @@ export function seedStore(world: World, nowIso: string): Store {
       tags: {},
       group: d.group,
       ...(d.deviceconfig_provisioned === false ? { deviceconfigProvisioned: false } : {}),
+      ...(d.real_client ? { external: true } : {}),
       createdTs: nowIso,
       updatedTs: nowIso,
       behavior: { ...d.behavior },
     });
   }
+  for (const d of store.devices.values()) {
+    const set = worldAuthSet(d, nowIso);
+    store.authSets.set(set.id, set);
+  }
   return store;
+}
+
+/**
+ * Puts the `.mender` file of each world artifact that names one behind its record, read as an
+ * upload is (the record takes the file's provides, payloads and checksums, and keeps its id).
+ */
+export async function attachWorldArtifactFiles(store: Store, world: World): Promise<void> {
+  for (const a of world.artifacts) {
+    if (!a.file) continue;
+    const where = `world artifact ${a.name}: ${a.file}`;
+    let buf: Buffer;
+    try {
+      buf = await readFile(a.file);
+    } catch (err) {
+      throw new WorldError(`${where}: cannot read: ${(err as Error).message}`);
+    }
+    let parsed;
+    try {
+      parsed = await parseArtifact(buf);
+    } catch (err) {
+      throw new WorldError(`${where}: not a Mender artifact: ${(err as Error).message}`);
+    }
+    const sameTypes = [...parsed.deviceTypes].sort().join(',') === [...a.device_types].sort().join(',');
+    if (parsed.name !== a.name || !sameTypes) {
+      throw new WorldError(`${where}: the file is ${parsed.name} for [${parsed.deviceTypes.join(', ')}], the world says ${a.name} for [${a.device_types.join(', ')}]`);
+    }
+    const record = [...store.artifacts.values()].find((r) => r.name === a.name && [...r.deviceTypes].sort().join(',') === [...a.device_types].sort().join(','));
+    if (!record) continue;
+    Object.assign(record, {
+      info: { format: 'mender', version: parsed.version },
+      signed: parsed.signed,
+      updates: parsed.updates,
+      provides: parsed.provides,
+      depends: parsed.depends,
+      clearsProvides: parsed.clearsProvides,
+      size: buf.length,
+      checksum: sha256Hex(buf),
+      uploaded: true,
+    });
+    store.artifactFiles.set(record.id, buf);
+  }
 }

@@ -59,6 +59,40 @@ export interface DeviceRecord {
   createdTs: string;
   updatedTs: string;
   behavior: Behavior;
+  /**
+   * deviceauth's identity data: the device's identity as sorted JSON, the key its auth requests
+   * are matched by (AuthReq.Validate sorts id_data). Absent for world devices made before
+   * auth sets existed; their identity scope (without `status`) stands for it.
+   */
+  idData?: string;
+  /** Set by decommissioning (DecommissionDevice): no token is issued any more. */
+  decommissioning?: boolean;
+  /** When deviceauth last issued the device a token (updateCheckInTime). */
+  checkInTime?: string;
+  /**
+   * The device is played by a client outside the emulator (a real `mender` daemon), so the
+   * simulation never plays it: deviceauth recorded it (an auth request or a preauthorization),
+   * or a client authenticated as the world device.
+   */
+  external?: boolean;
+}
+
+/** The status of one authentication set (deviceauth model/device.go: DevStatus*). */
+export type AuthSetStatus = 'pending' | 'accepted' | 'rejected' | 'preauthorized';
+
+/** deviceauth's AuthSet (model/authset.go): one identity and public key a device presented. */
+export interface AuthSetRecord {
+  id: string;
+  deviceId: string;
+  /** The identity as sorted JSON (the real server keys auth sets by its hash). */
+  idData: string;
+  /**
+   * PEM "PUBLIC KEY" (SPKI) as deviceauth normalises it; empty for a world device's seeded set,
+   * which takes the key of the first auth request with the device's identity.
+   */
+  pubkey: string;
+  status: AuthSetStatus;
+  ts: string;
 }
 
 export interface UpdateFile {

@@ -1,5 +1,6 @@
 // The world file: the YAML that seeds the emulator with artifacts, devices, tokens and users.
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { z } from 'zod';
 
@@ -35,6 +36,13 @@ const worldSchema = z
              * Mender's own examples); a device that installs it reports them in its inventory.
              */
             provides: z.record(z.string().min(1), z.string()).optional(),
+            /**
+             * A `.mender` file (e.g. written with mender-artifact) behind the artifact, so a real
+             * client can download it; its name and device types must be the artifact's. A
+             * relative path is from the world file's directory (from the working directory for a
+             * world given as an object).
+             */
+            file: z.string().min(1).optional(),
           })
           .strict(),
       )
@@ -52,6 +60,11 @@ const worldSchema = z
             behavior: behavior.optional(),
             /** false: deviceconfig has no record of the device until the device reports one. */
             deviceconfig_provisioned: z.boolean().optional(),
+            /**
+             * true: a real client (a `mender` daemon with this identity) plays the device, so the
+             * simulation never does, not even before the client first authenticates.
+             */
+            real_client: z.boolean().optional(),
           })
           .strict(),
       )
@@ -122,5 +135,8 @@ export function loadWorldFile(path: string): World {
   } catch (err) {
     throw new WorldError(`${path}: cannot read world file: ${(err as Error).message}`);
   }
-  return parseWorld(text, path);
+  const world = parseWorld(text, path);
+  const dir = dirname(resolve(path));
+  for (const a of world.artifacts) if (a.file && !isAbsolute(a.file)) a.file = resolve(dir, a.file);
+  return world;
 }

@@ -1,4 +1,4 @@
-import { FAILED_DEVICE_STATUSES, sleep } from './mender';
+import { FAILED_DEVICE_STATUSES, isMenderApiError, sleep } from './mender';
 import type { MenderClient } from './mender';
 import { nameAFew } from './name-a-few';
 import type { DeploymentStatistics } from './mender';
@@ -36,6 +36,21 @@ async function failedDevicesOf(client: MenderClient, deploymentId: string): Prom
 }
 
 /**
+ * Aborts the deployment. mender-server answers 422 when it finished first (AbortDeployment,
+ * deployments api/http/api_deployments.go: ErrDeploymentAlreadyFinished): then nothing was
+ * aborted, and the error must say it finished. Any other failure is returned for the message.
+ */
+async function abortUnlessFinished(client: MenderClient, deploymentId: string): Promise<'aborted' | 'finished' | Error> {
+  try {
+    await client.abortDeployment(deploymentId);
+    return 'aborted';
+  } catch (error) {
+    if (isMenderApiError(error) && error.status === 422) return 'finished';
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+/**
  * Watches a deployment until it finishes. Aborts it and fails as soon as the share of failed
  * devices exceeds the policy's ratio, so a bad image stops itself instead of reaching the
  * whole ring; fails (leaving it running) when it outlasts the timeout.
@@ -49,14 +64,27 @@ export async function watchRollout(client: MenderClient, deploymentId: string, d
     const [deployment, statistics] = await Promise.all([client.getDeployment(deploymentId), client.getDeploymentStatistics(deploymentId)]);
     const failed = failures(statistics);
     if (deviceCount > 0 && failed / deviceCount > maxRatio) {
-      if (deployment.status !== 'finished') {
-        await client.abortDeployment(deploymentId).catch(() => undefined); // it may have finished meanwhile
-      }
+      const abort = deployment.status === 'finished' ? 'finished' : await abortUnlessFinished(client, deploymentId);
       const failedDevices = await failedDevicesOf(client, deploymentId);
       const after = await client.getDeploymentStatistics(deploymentId);
+      const nowFailed = failures(after);
+      const named = `failed devices: ${nameAFew(failedDevices)}`;
+      if (abort === 'aborted') {
+        throw new RolloutError(`deployment ${deploymentId} of ${deviceCount} device(s) was aborted: ${failed} failed, above the allowed ratio ${maxRatio}; ${named}`, {
+          status: 'aborted',
+          statistics: nonZeroCounts(after),
+          failedDevices,
+        });
+      }
+      if (abort === 'finished') {
+        throw new RolloutError(
+          `deployment ${deploymentId} of ${deviceCount} device(s) finished with ${nowFailed} failed, above the allowed ratio ${maxRatio}, before it could be aborted; ${named}`,
+          { status: 'finished', statistics: nonZeroCounts(after), failedDevices },
+        );
+      }
       throw new RolloutError(
-        `deployment ${deploymentId} of ${deviceCount} device(s) was aborted: ${failed} failed, above the allowed ratio ${maxRatio}; failed devices: ${nameAFew(failedDevices)}`,
-        { status: 'aborted', statistics: nonZeroCounts(after), failedDevices },
+        `deployment ${deploymentId} of ${deviceCount} device(s) has ${nowFailed} failed, above the allowed ratio ${maxRatio}, and aborting it failed (${abort.message}): it may still be running on the server; ${named}`,
+        { status: deployment.status, statistics: nonZeroCounts(after), failedDevices },
       );
     }
     if (deployment.status === 'finished') {

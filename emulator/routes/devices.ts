@@ -1,15 +1,20 @@
-// The device side of Mender, so a real Mender client could drive the emulator: authentication,
-// `deployments/next`, status and log reports, inventory updates and configuration reports.
-import type { FastifyInstance } from 'fastify';
+// The device side of Mender, so a real Mender client can drive the emulator (authentication is
+// in devauth.ts): `deployments/next`, status and log reports, inventory updates and configuration reports.
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { Auth } from '../auth';
+import { ARTIFACT_CONTENT_TYPE, configurationArtifact } from '../configure-artifact';
 import type { EmulatorContext } from '../context';
 import { badRequest, notFound, unauthorized } from '../errors';
 import { first } from '../paging';
 import { DeviceRecord } from '../types';
 import { parseBody } from '../validate';
 
-const authRequestSchema = z.object({ id_data: z.string().min(1), pubkey: z.string().min(1), tenant_token: z.string().optional() });
+/** model/device_deployment.go InstalledDeviceDeployment; Validate: both names 1–4096 long. */
+const installedSchema = z.object({
+  artifact_name: z.string().min(1, 'artifact_name: cannot be blank.').max(4096),
+  device_type: z.string().min(1, 'device_type: cannot be blank.').max(4096),
+  artifact_provides: z.record(z.string(), z.string()).optional(),
+});
 const statusSchema = z.object({
   status: z.enum([
     'installing',
@@ -36,7 +41,7 @@ const attributesSchema = z.array(
 );
 const reportedSchema = z.record(z.string(), z.string());
 
-export function registerDeviceRoutes(app: FastifyInstance, ctx: EmulatorContext, auth: Auth): void {
+export function registerDeviceRoutes(app: FastifyInstance, ctx: EmulatorContext): void {
   const { store, deployments: svc } = ctx;
   const self = (deviceId: string | undefined): DeviceRecord => {
     const d = deviceId ? store.devices.get(deviceId) : undefined;
@@ -44,32 +49,24 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: EmulatorContext,
     return d;
   };
 
-  app.post('/api/devices/v1/authentication/auth_requests', async (req, reply) => {
-    const body = parseBody(authRequestSchema, req.body);
-    let identity: Record<string, unknown>;
-    try {
-      identity = JSON.parse(body.id_data) as Record<string, unknown>;
-    } catch {
-      throw badRequest('invalid auth request: id_data must be a JSON object');
-    }
-    // The request signature is not checked: the emulator has no device keys to check it with.
-    const match = [...store.devices.values()].find(
-      (d) => d.identity.status === 'accepted' && Object.entries(identity).every(([k, v]) => d.identity[k] === v),
-    );
-    if (!match || Object.keys(identity).length === 0) throw unauthorized('unauthorized');
-    return reply.code(200).type('application/jwt').send(auth.deviceToken(match.id));
-  });
-
-  app.get('/api/devices/v1/deployments/device/deployments/next', async (req, reply) => {
-    const d = self(req.deviceId);
-    const query = req.query as Record<string, unknown>;
-    const artifactName = first(query.artifact_name);
-    const deviceType = first(query.device_type);
+  const next = (deviceId: string | undefined, artifactName: unknown, deviceType: unknown, reply: FastifyReply) => {
+    const d = self(deviceId);
     if (typeof artifactName !== 'string' || !artifactName) throw badRequest('missing parameter: artifact_name');
     if (typeof deviceType !== 'string' || !deviceType) throw badRequest('missing parameter: device_type');
     const instructions = svc.next(d.id, artifactName, deviceType);
     if (!instructions) return reply.code(204).send();
     return instructions;
+  };
+  app.get('/api/devices/v1/deployments/device/deployments/next', async (req, reply) => {
+    const query = req.query as Record<string, unknown>;
+    return next(req.deviceId, first(query.artifact_name), first(query.device_type), reply);
+  });
+  // GetDeploymentForDevice (deployments api/http/api_deployments.go) takes a POST too, its body
+  // an InstalledDeviceDeployment (artifact_name, device_type, artifact_provides); the mender
+  // client 3.4 asks v2 (404 on mender-server too), then POSTs here before it falls back to GET.
+  app.post('/api/devices/v1/deployments/device/deployments/next', async (req, reply) => {
+    const body = parseBody(installedSchema, req.body ?? {}, 'invalid schema');
+    return next(req.deviceId, body.artifact_name, body.device_type, reply);
   });
 
   app.put('/api/devices/v1/deployments/device/deployments/:id/status', async (req, reply) => {
@@ -87,12 +84,15 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: EmulatorContext,
   });
 
   app.get('/api/devices/v1/deployments/download/configuration/:deploymentId/:deviceType/:deviceId', async (req, reply) => {
-    const { deploymentId, deviceId } = req.params as { deploymentId: string; deviceType: string; deviceId: string };
+    const { deploymentId, deviceType, deviceId } = req.params as { deploymentId: string; deviceType: string; deviceId: string };
     const dep = store.deployments.get(deploymentId);
     if (!dep || dep.type !== 'configuration' || !svc.records(deploymentId).some((dd) => dd.deviceId === deviceId)) {
-      throw notFound('Deployment not found');
+      throw notFound(`deployment with id '${deploymentId}' not found`);
     }
-    return reply.type('application/json').send(dep.configuration ?? '{}');
+    // DownloadConfiguration (deployments api/http/api_deployments.go) serves the artifact
+    // GenerateConfigurationImage writes for the device type in the link.
+    const artifact = await configurationArtifact(dep.artifactName, deviceType, JSON.parse(dep.configuration ?? '{}') as Record<string, unknown>);
+    return reply.code(200).type(ARTIFACT_CONTENT_TYPE).header('Content-Disposition', 'attachment; filename="artifact.mender"').send(artifact);
   });
 
   const setAttributes = (replace: boolean) => async (req: { deviceId?: string; body: unknown }, reply: { code(n: number): { send(): unknown } }) => {

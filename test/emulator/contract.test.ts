@@ -2,6 +2,7 @@
 // OpenAPI spec. Devices are frozen (hour-long poll interval) so states are deterministic.
 import { AxiosInstance, AxiosResponse } from 'axios';
 import { RunningEmulator, startEmulator } from '../../emulator';
+import { deviceKey, signedAuthRequest } from '../helpers/device-auth';
 import { expectedReadout, writeMenderArtifact } from '../helpers/mender-artifact';
 import { client, DEV, expectContract, testWorld, TOKEN, USER } from './support';
 
@@ -578,6 +579,12 @@ describe('deviceconfig', () => {
   });
 });
 
+/** The auth request a mender client sends: signed with the device's key (see device-auth.ts). */
+async function deviceAuth(identity: Record<string, unknown>): Promise<AxiosResponse> {
+  const { body, headers } = signedAuthRequest(identity, deviceKey());
+  return client(emu.url, null).post('/api/devices/v1/authentication/auth_requests', body, { headers });
+}
+
 describe('device API', () => {
   // Each test authenticates the device afresh (its identity: the mac in its inventory).
   let token: string;
@@ -586,11 +593,7 @@ describe('device API', () => {
   beforeEach(async () => {
     const inv = await api.get(`${M}/v1/inventory/devices/${DEV.rejecting}`);
     const mac = inv.data.attributes.find((a: { name: string }) => a.name === 'mac').value;
-    auth = await client(emu.url, null).post(
-      '/api/devices/v1/authentication/auth_requests',
-      { id_data: JSON.stringify({ mac }), pubkey: '-----BEGIN PUBLIC KEY-----\n...' },
-      { headers: { 'X-MEN-Signature': 'c2ln' } },
-    );
+    auth = await deviceAuth({ mac });
     token = String(auth.data);
   });
 
@@ -598,14 +601,30 @@ describe('device API', () => {
     const res = auth;
     expectContract(res);
     expect(res.status).toBe(200);
-    const unknown = await client(emu.url, null).post('/api/devices/v1/authentication/auth_requests', {
-      id_data: JSON.stringify({ mac: 'ff:ff:ff:ff:ff:ff' }),
-      pubkey: 'k',
-    });
+    const unknown = await deviceAuth({ mac: 'ff:ff:ff:ff:ff:ff' });
     expectContract(unknown);
     expect(unknown.status).toBe(401);
     const management = await client(emu.url, token).get(`${M}/v1/inventory/devices`);
     expect(management.status).toBe(401);
+  });
+
+  // The mender 3.4 client POSTs deployments/next (after v2, which mender-server answers 404).
+  // GetDeploymentForDevice (deployments api/http/api_deployments.go) takes the POST, its body an
+  // InstalledDeviceDeployment (model/device_deployment.go; artifact_name and device_type
+  // required). The spec lists only GET, so the body is checked against its schema.
+  it('answers deployments/next by POST as by GET', async () => {
+    const url = '/api/devices/v1/deployments/device/deployments/next';
+    const idle = await dapi().post(url, { artifact_name: 'pi4-2026.10', device_type: 'pi4-v3-arm64', artifact_provides: { 'rootfs-image.version': 'pi4-2026.10' } });
+    expect(idle.status).toBe(204);
+    await api.post(`${M}/v1/deployments/deployments`, { name: 'by hand', artifact_name: 'pi4-2026.11', devices: [DEV.rejecting] });
+    const next = await dapi().post(url, { artifact_name: 'pi4-2026.10', device_type: 'pi4-v3-arm64' });
+    expect(next.status).toBe(200);
+    expect(next.data).toSatisfySchemaInApiSpec('DeploymentInstructions');
+    expect(next.data.artifact).toMatchObject({ artifact_name: 'pi4-2026.11' });
+    const invalid = await dapi().post(url, { artifact_name: 'pi4-2026.10' });
+    expect(invalid.status).toBe(400);
+    expect(invalid.data).toSatisfySchemaInApiSpec('Error');
+    expect((await client(emu.url, null).post(url, { artifact_name: 'a', device_type: 'b' })).status).toBe(401);
   });
 
   it('drives a deployment like a real Mender client', async () => {

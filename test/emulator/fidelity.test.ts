@@ -3,6 +3,7 @@
 // test names the source file and function it mirrors.
 import { AxiosInstance } from 'axios';
 import { RunningEmulator, startEmulator, World } from '../../emulator';
+import { authRequest, deviceKey } from '../helpers/device-auth';
 import { client, expectContract, TOKEN, waitFor } from './support';
 
 const M = '/api/management';
@@ -156,11 +157,9 @@ it('shows updated_ts as null for a record only the device created', async () => 
   // upserts without it for a device ProvisionDevice never saw.
   const url = `${M}/v1/deviceconfig/configurations/device/${D.unprovisioned}`;
   expect((await api.get(url)).status).toBe(404);
-  const auth = await client(emu.url, null).post('/api/devices/v1/authentication/auth_requests', {
-    id_data: JSON.stringify({ mac: (await api.get(`${M}/v1/inventory/devices/${D.unprovisioned}`)).data.attributes.find((a: { name: string }) => a.name === 'mac').value }),
-    pubkey: 'k',
-  });
-  const reported = await client(emu.url, String(auth.data)).put('/api/devices/v1/deviceconfig/configuration', { mode: 'kiosk' });
+  const mac = (await api.get(`${M}/v1/inventory/devices/${D.unprovisioned}`)).data.attributes.find((a: { name: string }) => a.name === 'mac').value;
+  const auth = await authRequest(emu.url, { mac }, deviceKey());
+  const reported = await client(emu.url, auth.text).put('/api/devices/v1/deviceconfig/configuration', { mode: 'kiosk' });
   expect(reported.status).toBe(204);
   const res = await api.get(url);
   expect(res.data).toMatchObject({ reported: { mode: 'kiosk' }, configured: {}, updated_ts: null });

@@ -1,4 +1,9 @@
-import { parseWorld, WorldError } from '../../emulator';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseWorld, startEmulator, WorldError } from '../../emulator';
+import { loadWorldFile } from '../../emulator/world';
+import { writeWithMenderArtifact } from '../helpers/mender-artifact-tool';
 
 describe('world file', () => {
   it('parses the documented shape and applies defaults', () => {
@@ -39,5 +44,32 @@ describe('world file', () => {
     expect(() => parseWorld('devices: [\n  {id: a', 'w.yaml')).toThrow(/^w\.yaml:\d+:\d+: invalid YAML/);
     const dup = ['devices:', '  - {id: a, device_type: t, artifact_name: x}', '  - {id: a, device_type: t, artifact_name: x}'].join('\n');
     expect(() => parseWorld(dup, 'w.yaml')).toThrow(/^w\.yaml:3:\d+: duplicate device id a$/);
+  });
+
+  // A world artifact with a file behind it, written by the real mender-artifact: a relative
+  // path is from the world file's directory, and the file must be the artifact the world names.
+  it('puts a .mender file behind a world artifact, and refuses one that is another artifact', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'world-file-'));
+    try {
+      writeWithMenderArtifact({ name: 'app-1.0', deviceTypes: ['pi4'], kind: { type: 'module-image', module: 'single-file', files: [{ name: 'a.txt', content: 'a' }] } }, dir);
+      const worldFile = path.join(dir, 'world.yaml');
+      fs.writeFileSync(worldFile, 'artifacts:\n  - {name: app-1.0, device_types: [pi4], file: app-1.0.mender}\ntokens: [t]\n');
+      const world = loadWorldFile(worldFile);
+      expect(world.artifacts[0].file).toBe(path.join(dir, 'app-1.0.mender'));
+      const emu = await startEmulator({ world });
+      try {
+        const list = await fetch(`${emu.url}/api/management/v1/deployments/artifacts`, { headers: { authorization: 'Bearer t' } });
+        const [artifact] = (await list.json()) as { id: string; updates: { type_info: { type: string }; files: { name: string }[] }[] }[];
+        expect(artifact.updates).toEqual([expect.objectContaining({ type_info: { type: 'single-file' }, files: [expect.objectContaining({ name: 'a.txt' })] })]);
+        const file = await fetch(`${emu.url}/__emulator/artifacts/${artifact.id}/download`);
+        expect(Buffer.from(await file.arrayBuffer())).toEqual(fs.readFileSync(path.join(dir, 'app-1.0.mender')));
+      } finally {
+        await emu.close();
+      }
+      const wrong = { ...world, artifacts: [{ ...world.artifacts[0], name: 'app-2.0' }] };
+      await expect(startEmulator({ world: wrong })).rejects.toThrow(/world artifact app-2\.0: .*the file is app-1\.0 for \[pi4\], the world says app-2\.0 for \[pi4\]/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,265 @@
+// Real `mender` client daemons (Debian's mender-client 3.4, installed by scripts/mender-tools)
+// as devices of an emulator. Each daemon has its own --config and --data in a temporary
+// directory; what the client reads only from fixed paths is written there for the test and put
+// back afterwards (see installClientFiles):
+// - /usr/share/mender/identity/mender-device-identity: one script for every daemon, printing the
+//   MAC in the daemon's environment (MENDER_FLEET_DEVICE_MAC);
+// - /usr/share/mender/inventory/mender-inventory-fleet-test: an inventory attribute from the
+//   environment (MENDER_FLEET_INVENTORY), so a test sees script attributes reach the server;
+// - /etc/mender/artifact_info: the artifact name a daemon reports until it installs one (the
+//   client reads it from there only: `ArtifactInfoFile` is not configurable in 3.4).
+// - /usr/share/mender/modules/v3/mender-configure: the test's own stand-in for the
+//   mender-configure add-on's module (not packaged in Debian): it writes the configuration a
+//   configuration deployment carries to $MENDER_FLEET_WORK_DIR/device-config.json;
+// - /usr/share/mender/modules/v3/fleet-test-reboot: a module that asks for a reboot
+//   (NeedsArtifactReboot: Yes) and, as its ArtifactReboot, only notes it in
+//   $MENDER_FLEET_WORK_DIR/rebooted (the machine is not rebooted);
+// - /usr/share/mender/modules/v3/fleet-test-slow: a module whose install takes a few seconds
+//   and which can roll back, each step noted in $MENDER_FLEET_WORK_DIR/slow.log.
+// The client ignores ModulesPath in mender.conf (3.4 loads it as /usr/share/mender/modules/v3),
+// so the tests' module goes there, next to the ones Debian ships (single-file, script).
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const MENDER_BIN = process.env.MENDER_CLIENT_BIN ?? 'mender';
+export const INITIAL_ARTIFACT = 'fleet-base-1.0';
+
+const IDENTITY_SCRIPT = '/usr/share/mender/identity/mender-device-identity';
+const INVENTORY_SCRIPT = '/usr/share/mender/inventory/mender-inventory-fleet-test';
+const ARTIFACT_INFO = '/etc/mender/artifact_info';
+const CONFIGURE_MODULE = '/usr/share/mender/modules/v3/mender-configure';
+export const REBOOT_MODULE_TYPE = 'fleet-test-reboot';
+const REBOOT_MODULE = `/usr/share/mender/modules/v3/${REBOOT_MODULE_TYPE}`;
+export const SLOW_MODULE_TYPE = 'fleet-test-slow';
+const SLOW_MODULE = `/usr/share/mender/modules/v3/${SLOW_MODULE_TYPE}`;
+/** How long the slow module's ArtifactInstall takes. */
+export const SLOW_INSTALL_SECONDS = 4;
+
+/** What a fixed path held before the test wrote it (undefined: nothing). */
+type Saved = { file: string; content?: Buffer; mode?: number };
+
+/** Why the daemon cannot run here, as a sentence for the test's failure; undefined if it can. */
+export function clientUnavailable(): string | undefined {
+  try {
+    execFileSync(MENDER_BIN, ['--version'], { stdio: 'ignore' });
+  } catch {
+    return `the mender client (${MENDER_BIN}) is not installed: run scripts/mender-tools as root, or 'sudo apt-get install mender-client'`;
+  }
+  if (process.getuid?.() !== 0) {
+    return 'the mender client reads its identity script and artifact_info only from /usr/share/mender and /etc/mender: the test must run as root to write them';
+  }
+  return undefined;
+}
+
+/**
+ * One test run at a time owns the fixed paths (other worktrees' runs share this machine): an
+ * exclusive lock file holding the owner's pid, taken over when that process is gone.
+ */
+const LOCK = path.join(os.tmpdir(), 'mender-fleet-client-files.lock');
+
+function isAlive(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function lockClientFiles(timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      fs.writeFileSync(LOCK, String(process.pid), { flag: 'wx' });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = Number(fs.readFileSync(LOCK, 'utf8').trim() || '0');
+    if (!isAlive(owner)) {
+      fs.rmSync(LOCK, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`the mender client's fixed paths are in use by process ${owner} (${LOCK}); waited ${timeoutMs / 1000}s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * Writes the client's fixed-path files (waiting for another run that has them) and returns a
+ * function that puts back what was there (or removes them).
+ */
+export async function installClientFiles(waitMs = 180_000): Promise<() => void> {
+  await lockClientFiles(waitMs);
+  const saved: Saved[] = [];
+  const restore = (): void => {
+    for (const s of saved.reverse()) {
+      if (s.content === undefined) fs.rmSync(s.file, { force: true });
+      else {
+        fs.writeFileSync(s.file, s.content);
+        if (s.mode !== undefined) fs.chmodSync(s.file, s.mode);
+      }
+    }
+    fs.rmSync(LOCK, { force: true });
+  };
+  const write = (file: string, content: string, mode: number): void => {
+    const before: Saved = { file };
+    if (fs.existsSync(file)) {
+      before.content = fs.readFileSync(file);
+      before.mode = fs.statSync(file).mode & 0o7777;
+    }
+    saved.push(before);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, content, { mode });
+    fs.chmodSync(file, mode);
+  };
+  try {
+    write(
+      IDENTITY_SCRIPT,
+      '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\n' +
+        'echo "mac=${MENDER_FLEET_DEVICE_MAC:?MENDER_FLEET_DEVICE_MAC is not set}"\n',
+      0o755,
+    );
+    write(
+      INVENTORY_SCRIPT,
+      '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\n' +
+        'if [ -n "$MENDER_FLEET_INVENTORY" ]; then echo "fleet_test=$MENDER_FLEET_INVENTORY"; fi\n',
+      0o755,
+    );
+    write(ARTIFACT_INFO, `artifact_name=${INITIAL_ARTIFACT}\n`, 0o644);
+    // Update module protocol v3: the state is $1, the file tree $2, whose header/meta-data is the
+    // artifact's meta-data (the configuration).
+    write(
+      CONFIGURE_MODULE,
+      '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
+        'case "$1" in\n' +
+        '  NeedsArtifactReboot) echo No ;;\n' +
+        '  SupportsRollback) echo No ;;\n' +
+        '  ArtifactInstall)\n' +
+        '    : "${MENDER_FLEET_WORK_DIR:?MENDER_FLEET_WORK_DIR is not set}"\n' +
+        '    mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
+        '    cp "$2/header/meta-data" "$MENDER_FLEET_WORK_DIR/device-config.json" ;;\n' +
+        'esac\n',
+      0o755,
+    );
+    write(
+      REBOOT_MODULE,
+      '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
+        'case "$1" in\n' +
+        '  NeedsArtifactReboot) echo Yes ;;\n' +
+        '  SupportsRollback) echo No ;;\n' +
+        '  ArtifactReboot)\n' +
+        '    mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
+        '    echo "$(date -u +%FT%TZ) ArtifactReboot" >> "$MENDER_FLEET_WORK_DIR/rebooted" ;;\n' +
+        'esac\n',
+      0o755,
+    );
+    write(
+      SLOW_MODULE,
+      '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
+        'mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
+        'case "$1" in\n' +
+        '  NeedsArtifactReboot) echo No ;;\n' +
+        '  SupportsRollback) echo Yes ;;\n' +
+        `  ArtifactInstall) echo ArtifactInstall >> "$MENDER_FLEET_WORK_DIR/slow.log"; sleep ${SLOW_INSTALL_SECONDS} ;;\n` +
+        '  ArtifactRollback|ArtifactCommit|ArtifactFailure) echo "$1" >> "$MENDER_FLEET_WORK_DIR/slow.log" ;;\n' +
+        'esac\n',
+      0o755,
+    );
+  } catch (err) {
+    restore();
+    throw err;
+  }
+  return restore;
+}
+
+export interface DaemonOptions {
+  serverUrl: string;
+  mac: string;
+  deviceType: string;
+  /** The value of the inventory script's `fleet_test` attribute. */
+  inventory?: string;
+  /** A private key to start with (PEM), so the test knows the public key in advance. */
+  privateKeyPem?: string;
+  pollSeconds?: number;
+}
+
+export interface MenderDaemon {
+  readonly dir: string;
+  /** Where the test's modules write (device-config.json, rebooted). */
+  readonly workDir: string;
+  readonly pid: number;
+  log(): string;
+  /** `mender show-provides` on this daemon's data: what the client holds as installed. */
+  showProvides(): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** A 2048-bit RSA key in the PKCS#1 PEM the client keeps as mender-agent.pem, and its public key. */
+export function daemonKey(): { privatePem: string; publicPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    privatePem: String(privateKey.export({ type: 'pkcs1', format: 'pem' })),
+    publicPem: String(publicKey.export({ type: 'spki', format: 'pem' })),
+  };
+}
+
+export function startDaemon(opts: DaemonOptions): MenderDaemon {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mender-daemon-'));
+  const data = path.join(dir, 'data');
+  fs.mkdirSync(data);
+  const poll = opts.pollSeconds ?? 1;
+  const config = {
+    ServerURL: opts.serverUrl,
+    UpdatePollIntervalSeconds: poll,
+    InventoryPollIntervalSeconds: poll,
+    RetryPollIntervalSeconds: poll,
+    DeviceTypeFile: path.join(data, 'device_type'),
+    // The daemon's D-Bus API is of no use here, and there is no system bus.
+    DBus: { Enabled: false },
+  };
+  fs.writeFileSync(path.join(dir, 'mender.conf'), JSON.stringify(config, null, 2));
+  fs.writeFileSync(path.join(data, 'device_type'), `device_type=${opts.deviceType}\n`);
+  if (opts.privateKeyPem) fs.writeFileSync(path.join(data, 'mender-agent.pem'), opts.privateKeyPem, { mode: 0o600 });
+  const workDir = path.join(dir, 'work');
+  const logFile = path.join(dir, 'daemon.log');
+  const out = fs.openSync(logFile, 'a');
+  const child: ChildProcess = spawn(MENDER_BIN, ['--config', path.join(dir, 'mender.conf'), '--data', data, '--no-syslog', '--log-level', 'info', 'daemon'], {
+    env: { ...process.env, MENDER_FLEET_DEVICE_MAC: opts.mac, MENDER_FLEET_INVENTORY: opts.inventory ?? '', MENDER_FLEET_WORK_DIR: workDir },
+    stdio: ['ignore', out, out],
+    // Its own process group, so stop() also ends the update modules it runs.
+    detached: true,
+  });
+  fs.closeSync(out);
+  if (child.pid === undefined) throw new Error(`could not start ${MENDER_BIN}`);
+  const pid = child.pid;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    dir,
+    workDir,
+    pid,
+    log: () => fs.readFileSync(logFile, 'utf8'),
+    showProvides: () => {
+      const text = execFileSync(MENDER_BIN, ['--config', path.join(dir, 'mender.conf'), '--data', data, '--no-syslog', 'show-provides'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      return Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    },
+    async stop() {
+      const signal = (sig: NodeJS.Signals): void => {
+        try {
+          process.kill(-pid, sig);
+        } catch {
+          // the group is gone
+        }
+      };
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      signal('SIGTERM');
+      const timer = setTimeout(() => signal('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
