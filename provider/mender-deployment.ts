@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type * as pulumi from '@pulumi/pulumi';
+import { deploymentName, deploymentNamePrefix, isRingDeploymentOf, longestDeploymentName as longestDeploymentNameOf, MAX_DEPLOYMENT_NAME_LENGTH } from './deployment-name';
 import { chunks, isMenderApiError, runningImages } from './mender';
 import { finishedDeploymentsOf } from './mender/observed';
 import type { Deployment, MenderClient } from './mender';
@@ -9,8 +9,6 @@ import { MenderDeploymentInputs, MenderDeploymentOutputs, StatusCounts } from '.
 
 const sortedUnique = (values: string[]) => [...new Set(values)].sort();
 
-/** Mender refuses longer deployment names (pkg/rules/sizes.go, deploymentNameSize). */
-export const MAX_DEPLOYMENT_NAME_LENGTH = 256;
 /**
  * Devices per Mender deployment. The deployments service refuses bodies over 1 MiB
  * (request_size_limit), about 26,000 device ids; larger sets are split into parts.
@@ -18,21 +16,15 @@ export const MAX_DEPLOYMENT_NAME_LENGTH = 256;
 export const DEFAULT_DEVICES_PER_DEPLOYMENT = 20_000;
 const MAX_DEVICES_PER_DEPLOYMENT = 25_000;
 
-/**
- * The Mender deployment name for a set of devices: the same artifact and devices always give
- * the same name, so a create retried after a crash finds the deployment it already made.
- */
-export function deploymentName(prefix: string, artifactName: string, devices: string[]): string {
-  const digest = createHash('sha256').update(sortedUnique(devices).join('\n')).digest('hex').slice(0, 12);
-  return `${prefix}:${artifactName}:${devices.length}:${digest}`;
-}
+// The name format (written here, read here and by the promotion gate) is deployment-name.ts's.
+export { deploymentName, MAX_DEPLOYMENT_NAME_LENGTH } from './deployment-name';
 
 /** What every name of this resource starts with; it tells this resource's deployments from others. */
-const namePrefixOf = (inputs: Pick<MenderDeploymentInputs, 'namePrefix' | 'artifactName'>) => `${inputs.namePrefix}:${inputs.artifactName}:`;
+const namePrefixOf = (inputs: Pick<MenderDeploymentInputs, 'namePrefix' | 'artifactName'>) => deploymentNamePrefix(inputs.namePrefix, inputs.artifactName);
 
-/** The longest name this resource can produce (the count and digest at their widest). */
+/** The longest name this resource can produce. */
 export function longestDeploymentName(inputs: Pick<MenderDeploymentInputs, 'namePrefix' | 'artifactName'>): number {
-  return deploymentName(inputs.namePrefix, inputs.artifactName, []).length - 1 + String(MAX_DEVICES_PER_DEPLOYMENT).length;
+  return longestDeploymentNameOf(inputs.namePrefix, inputs.artifactName, MAX_DEVICES_PER_DEPLOYMENT);
 }
 
 interface Watched {
@@ -147,7 +139,7 @@ async function converge(client: MenderClient, inputs: MenderDeploymentInputs): P
   const others: typeof listed = [];
   for (const entry of listed) {
     const { deployment, targets } = entry;
-    if (!deployment.name.startsWith(namePrefixOf(inputs)) || deployment.artifact_name !== inputs.artifactName) {
+    if (!isRingDeploymentOf(deployment, inputs.namePrefix, inputs.artifactName)) {
       others.push(entry);
     } else if (targets.some((d) => !wanted.has(d))) {
       await abortWhole(client, deployment.id, 'devices left the set');
