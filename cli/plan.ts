@@ -1,9 +1,9 @@
 // `fleet plan`: what an `up` of a ring's stack would do, in the fleet's terms. It runs the
 // program's own pipeline (program/pipeline/run.ts) on the stack's settings, and reads besides
 // what the stack applied last and what Mender holds as each device's configuration, with read
-// requests only; program/fleet-plan.ts and program/plan-report.ts turn that into the plan.
+// requests only; program/change-report.ts and program/plan-report.ts turn that into the change report.
 import { Command } from 'commander';
-import { fleetPlan, FleetPlan, MenderConfiguration } from '../program/fleet-plan';
+import { changeReport, ChangeReport, MenderConfiguration } from '../program/change-report';
 import { planMarkdown, planText } from '../program/plan-report';
 import { MenderConnection, runPipeline } from '../program/pipeline/run';
 import { deviceConfigurations } from '../provider/mender/observed';
@@ -18,7 +18,7 @@ export interface PlanOptions {
 }
 
 /** Everything `fleet plan` reads, then the plan. Sends no mutating request to Mender. */
-export async function gatherFleetPlan(options: PlanOptions): Promise<FleetPlan> {
+export async function gatherChangeReport(options: PlanOptions): Promise<ChangeReport> {
   const env = options.env ?? process.env;
   const settings = await stackSettings(options.stack, env, options.configFile);
   const applied = await appliedDevices(options.stack, env);
@@ -28,9 +28,9 @@ export async function gatherFleetPlan(options: PlanOptions): Promise<FleetPlan> 
     const base = { stack: options.stack, ring: settings.ring, applied, configurations: new Map<string, MenderConfiguration>() };
     // Issues that stop the pipeline before planning; the planner's own errors are in the plan.
     const issues = run.stop && (run.stop.stage === 'settings' || run.stop.stage === 'validation') ? run.stop.issues : [];
-    if (!run.validated || !run.plan) return fleetPlan({ ...base, issues });
+    if (!run.validated || !run.plan) return changeReport({ ...base, issues });
     const planned = { ...base, issues, fleet: run.validated.description, facts: run.facts, plan: run.plan };
-    if (run.plan.errors.length > 0) return fleetPlan(planned);
+    if (run.plan.errors.length > 0) return changeReport(planned);
 
     const configured = run.plan.devices.filter((d) => d.configuration);
     const configurations = new Map<string, MenderConfiguration>();
@@ -39,7 +39,7 @@ export async function gatherFleetPlan(options: PlanOptions): Promise<FleetPlan> 
       // A device deviceconfig knows nothing of yet holds no configuration.
       if (state) configurations.set(id, { configured: state.configured, reported: state.reported });
     }
-    return fleetPlan({ ...planned, gate: run.gate, configurations });
+    return changeReport({ ...planned, gate: run.gate, configurations });
   } finally {
     mender.close();
   }
@@ -53,7 +53,7 @@ export function registerPlanCommand(program: Command): void {
     .option('--markdown', `Markdown for a pull request comment, collapsed and kept under its size limit`)
     .option('--config-file <file>', 'the stack configuration file, if not Pulumi.<stack>.yaml')
     .action(async (opts: { stack: string; markdown?: boolean; configFile?: string }) => {
-      const plan = await gatherFleetPlan({ stack: opts.stack, configFile: opts.configFile });
+      const plan = await gatherChangeReport({ stack: opts.stack, configFile: opts.configFile });
       process.stdout.write(opts.markdown ? planMarkdown(plan) : planText(plan));
     });
 }

@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { gatherFleetPlan } from '../../cli/plan';
-import type { FleetPlan } from '../../program/fleet-plan';
+import { gatherChangeReport } from '../../cli/plan';
+import type { ChangeReport } from '../../program/change-report';
 import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
 import { step } from '../helpers/step';
@@ -48,7 +48,7 @@ interface Declared {
 }
 
 /** The plan in the terms the outputs give: the devices of the ring, each one's image, and which get a configuration. */
-function planned(plan: FleetPlan) {
+function planned(plan: ChangeReport) {
   const images = Object.fromEntries(plan.images.flatMap((i) => i.devices.map((d) => [d, i.image])));
   return {
     devices: plan.joining.map((m) => m.device).sort(),
@@ -104,7 +104,7 @@ describe('fleet plan and up agree on a stack with fleet:defaultRing, fleet:templ
   it('plans what the up declares, and refuses what the up refuses', async () => {
     await step('with fleet:strict, both refuse host_vars of a device not in the inventory', async () => {
       fs.writeFileSync(path.join(fleetDir, STALE_HOST_VARS), 'subscribed_branch: canary\n');
-      const plan = await gatherFleetPlan({ stack: 'canary', env: ws.env, configFile });
+      const plan = await gatherChangeReport({ stack: 'canary', env: ws.env, configFile });
       const stale = `${STALE_HOST_VARS}:1: device ${STALE} is not in the inventory; add it to a group in inventory.yml`;
       expect(plan.errors).toEqual([stale]);
       expect(plan.stops).toHaveLength(1);
@@ -116,10 +116,10 @@ describe('fleet plan and up agree on a stack with fleet:defaultRing, fleet:templ
       fs.rmSync(path.join(fleetDir, STALE_HOST_VARS));
     });
 
-    let plan: FleetPlan;
+    let plan: ChangeReport;
     await step('fleet plan puts the devices naming no ring in the default ring, configured from fleet:templates', async () => {
       await emu.clearRequests();
-      plan = await gatherFleetPlan({ stack: 'canary', env: ws.env, configFile });
+      plan = await gatherChangeReport({ stack: 'canary', env: ws.env, configFile });
       expect(mutating(await emu.requests())).toEqual([]);
       expect(plan.errors).toEqual([]);
       expect(plan.stops).toEqual([]);
