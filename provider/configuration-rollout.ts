@@ -6,6 +6,7 @@ import { isNotFound } from './mender';
 import type { DeviceConfigurationState, MenderClient } from './mender';
 import { deviceConfigurations } from './mender/observed';
 import { sleep } from './mender';
+import { DEFAULT_TIMEOUT_SECONDS } from './types';
 
 /** Keys whose value differs between two configurations (either side missing counts). */
 export function differingKeys(want: Record<string, string>, have: Record<string, string>): string[] {
@@ -53,7 +54,6 @@ export async function clearConfigurations(client: MenderClient, devices: readonl
   });
 }
 
-export const DEFAULT_TIMEOUT_SECONDS = 300;
 const DEFAULT_POLL_MS = 250;
 
 export interface ConfigurationRolloutOptions {

@@ -8,7 +8,7 @@ import { checkLookupEnv, LOOKUP_ENV_KEY } from '../description/lookup-env';
 import type { SecretSource } from '../description/variables';
 import { parseOverrides, PromotionOverride } from '../promotion';
 import { menderSettingsFromConfig, ProviderSettings } from '../../provider/settings';
-import type { RolloutPolicy } from '../../provider/types';
+import { DEFAULT_TIMEOUT_SECONDS, RolloutPolicy } from '../../provider/types';
 
 /** A stack's configuration as the engine passes it to a program: full keys, strings (lists and maps as JSON). */
 export interface StackConfig {
@@ -52,8 +52,6 @@ export interface StackSettings {
   issues: SettingsIssue[];
 }
 
-/** How long an update waits for a deployment or configuration (Pulumi.yaml's default as well). */
-export const DEFAULT_ROLLOUT_TIMEOUT_SECONDS = 900;
 const DEFAULT_POLL_MILLISECONDS = 2000;
 
 const PREFIX = 'fleet:';
@@ -128,7 +126,7 @@ export function readStackSettings(config: StackConfig, options: { projectDir: st
     secrets,
     rollout: {
       maxFailureRatio: (number('maxFailurePercent') ?? 0) / 100,
-      timeoutSeconds: number('rolloutTimeoutSeconds') ?? DEFAULT_ROLLOUT_TIMEOUT_SECONDS,
+      timeoutSeconds: number('rolloutTimeoutSeconds') ?? DEFAULT_TIMEOUT_SECONDS,
       pollSeconds: (number('pollMilliseconds') ?? DEFAULT_POLL_MILLISECONDS) / 1000,
     },
     devicesPerSet: number('devicesPerConfigurationSet'),
