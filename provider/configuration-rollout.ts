@@ -2,7 +2,7 @@
 // already hold and report it), then wait for all of them in one polling loop. A device that fails
 // or never reports fails alone; the others go on. Shared by DeviceConfigurationSet and the
 // single-device DeviceConfiguration.
-import { isNotFound } from './mender';
+import { isNotFound } from './protocol';
 import type { DeviceConfigurationState, MenderClient } from './mender';
 import { deviceConfigurations } from './mender/observed';
 import { sleep } from './mender';

@@ -1,6 +1,7 @@
 import type * as pulumi from '@pulumi/pulumi';
 import { deploymentName, deploymentNamePrefix, isRingDeploymentOf, longestDeploymentName as longestDeploymentNameOf, MAX_DEPLOYMENT_NAME_LENGTH } from './deployment-name';
 import { chunks, isMenderApiError, runningImages } from './mender';
+import { isNotFound, PartialFailure } from './protocol';
 import { finishedDeploymentsOf } from './mender/observed';
 import type { Deployment, MenderClient } from './mender';
 import { menderClient } from './settings';
@@ -84,7 +85,7 @@ async function releaseFromOthers(client: MenderClient, devices: string[], others
   // Another resource of the ring may abort one of these deployments as a whole meanwhile.
   const stillUnfinished = async (id: string): Promise<boolean> => {
     const deployment = await client.getDeployment(id).catch((error: unknown) => {
-      if (isMenderApiError(error) && error.status === 404) return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     });
     return deployment !== undefined && deployment.status !== 'finished';
@@ -258,11 +259,10 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
       done = await converge(menderClient(), inputs);
     } catch (error) {
       if (!(error instanceof RolloutFailedAfterCreate)) throw error;
-      // The deployments exist on the server: an error with {id, properties, reasons} makes the
-      // engine record the resource (ErrorResourceInitFailed, see @pulumi/pulumi's dynamic
-      // provider host), so the next up updates it from there instead of creating anew.
+      // The deployments exist on the server: the engine records the resource (protocol.ts), so
+      // the next up updates it from there instead of creating anew.
       const outs = outputsOf(inputs, [], error.converged);
-      throw Object.assign(new Error(error.message, { cause: error.cause }), { id: outs.deploymentIds[0], properties: outs, reasons: [error.message] });
+      throw new PartialFailure(outs.deploymentIds[0], outs, [error.message], { cause: error.cause });
     }
     const outs = outputsOf(inputs, [], done);
     // A set that needed no deployment still is one resource: it is named by what it stands for.
@@ -282,7 +282,7 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
       try {
         deployment = await client.getDeployment(deploymentId);
       } catch (error) {
-        if (isMenderApiError(error) && error.status === 404) continue;
+        if (isNotFound(error)) continue;
         throw error;
       }
       if (deployment.status === 'finished') continue;
@@ -305,7 +305,7 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
     // Devices keep what they run; only deployments still under way are stopped.
     for (const id of props.activeDeploymentIds ?? (props.deploymentId ? [props.deploymentId] : [])) {
       const deployment = await client.getDeployment(id).catch((error: unknown) => {
-        if (isMenderApiError(error) && error.status === 404) return undefined;
+        if (isNotFound(error)) return undefined;
         throw error;
       });
       if (deployment && deployment.status !== 'finished') await abortWhole(client, id, 'its resource was deleted');
