@@ -4,7 +4,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { FleetIssue, formatIssue } from './program/description/issues';
 import { FactsUnavailable, MenderConnection, runPipeline } from './program/pipeline/run';
 import { readStackSettings } from './program/pipeline/settings';
-import { declareFleet } from './program/stack';
+import { declareFleet } from './program/pipeline/declare';
 
 // The stack's configuration as the engine hands it to the program; secret values arrive in
 // clear and stay in this process (lookup('config', KEY) keeps them secret in what it renders).
@@ -30,7 +30,7 @@ async function main() {
       throw error instanceof FactsUnavailable ? new pulumi.RunError(error.message) : error;
     });
     for (const warning of run.warnings) pulumi.log.warn(formatIssue(warning));
-    // Promotion gate (program/promotion.ts, README, "Promotion gate"): what an override let through is said every time.
+    // Promotion gate (program/pipeline/gate.ts, README, "Promotion gate"): what an override let through is said every time.
     for (const o of run.gate?.overridden ?? []) pulumi.log.warn(`promotion override: image ${o.image} is deployed although ${o.evidence}; reason: ${o.reason}`);
     for (const image of run.gate?.invalidOverrides ?? []) pulumi.log.warn(`fleet:promotionOverride for ${image} has no reason and does not count`);
     if (run.stop) return await stop(run.stop.summary, run.stop.issues, run.stop.details);

@@ -6,8 +6,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { specialSecretSig, specialSigKey } from '@pulumi/pulumi/runtime/rpc';
 import { promotionOverridesOf } from '../program/pipeline/settings';
-import type { PromotionOverride } from '../program/promotion';
-import type { DeviceSummary } from '../program/stack';
+import type { PromotionOverride } from '../program/pipeline/gate';
+import type { DeviceSummary } from '../program/pipeline/declare';
 import { differingKeys } from '../provider/configuration-rollout';
 import { nameAFew } from '../provider/name-a-few';
 

@@ -85,7 +85,7 @@ export function nextUp(op: PendingOperation): string {
     case 'mender:DeviceConfiguration':
       return `DeviceConfiguration ${name} sets and deploys the same configuration again (a device already reporting it gets nothing)`;
     case 'mender:DeviceConfigurationSet': {
-      // The program's configurations are sets (program/stack.ts); a set's create sends each device
+      // The program's configurations are sets (program/pipeline/declare.ts); a set's create sends each device
       // its configuration only where Mender does not already hold and report it.
       const devices = typeof inputs.devices === 'object' && inputs.devices !== null ? Object.keys(inputs.devices).length : undefined;
       return `DeviceConfigurationSet ${name} sets and deploys the configuration of its ${devices === undefined ? '' : `${devices} `}devices again (a device already reporting its configuration gets nothing)`;

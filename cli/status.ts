@@ -2,7 +2,7 @@ import Table from 'cli-table3';
 import { Command } from 'commander';
 import { deviceConfigurations, lastSoftwareDeployment, runningImages, SoftwareDeployment } from '../provider/mender/observed';
 import { configurationHealth, converged, Health, imageHealth } from '../program/health';
-import type { DeviceSummary } from '../program/stack';
+import type { DeviceSummary } from '../program/pipeline/declare';
 import type { MenderClient } from '../provider/mender';
 import { clientFromSettings, menderSettingsFromConfig } from '../provider/settings';
 import { ringStack } from './workspace';

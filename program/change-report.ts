@@ -1,14 +1,14 @@
 // The change report `fleet plan` prints: what an `up` of a ring's stack would change, in the
 // fleet's terms (images per device type and group, devices joining and leaving the ring,
 // configuration keys, devices Mender does not know, the promotion gate's verdict). The planner's
-// `Plan` (plan.ts) is the desired state; this compares it with the stack's last update and with
+// `Plan` (pipeline/plan.ts) is the desired state; this compares it with the stack's last update and with
 // Mender. A pure function of what `fleet plan` gathered; program/plan-report.ts renders it.
 import { nameAFew } from '../provider/name-a-few';
 import { FleetDescription } from './description/load';
 import { FleetIssue, formatIssue } from './description/issues';
 import type { ObservedConfiguration } from './health';
-import { FleetFacts, Plan, PlannedDevice } from './plan';
-import { imagesToDeploy, PromotionResult } from './promotion';
+import { FleetFacts, Plan, PlannedDevice } from './pipeline/plan';
+import { imagesToDeploy, PromotionResult } from './pipeline/gate';
 
 /** One device as the stack's last update applied it (the `devices` output). */
 export interface AppliedDevice {

@@ -4,7 +4,7 @@
 import { differingKeys } from '../provider/configuration-rollout';
 import { FAILED_DEVICE_STATUSES, FINISHED_DEVICE_STATUSES } from '../provider/mender/observed';
 import type { DeviceDeploymentStatus } from '../provider/mender/schemas';
-import { configurationHash } from './plan';
+import { configurationHash } from './pipeline/plan';
 
 /**
  * - in sync: Mender observes what Git desires.
@@ -24,7 +24,7 @@ export interface ObservedConfiguration {
   reported: Record<string, string>;
 }
 
-/** Git's configuration of a device as the stack records it: the hash (plan.ts) and, since it is recorded, which keys are secret. */
+/** Git's configuration of a device as the stack records it: the hash (pipeline/plan.ts) and, since it is recorded, which keys are secret. */
 export interface DesiredConfiguration {
   hash: string;
   /** Undefined for a stack applied before the keys were recorded; then Git's values cannot be compared. */

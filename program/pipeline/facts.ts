@@ -6,8 +6,8 @@ import { devicesWithImages } from '../../provider/mender/observed';
 import type { Deployment, MenderClient } from '../../provider/mender';
 import { isRingDeploymentOf } from '../../provider/deployment-name';
 import { nonZeroCounts } from '../../provider/rollout';
-import type { ArtifactFacts, DeviceFacts, FleetFacts } from '../plan';
-import { promotionSource, RingDeployment } from '../promotion';
+import type { ArtifactFacts, DeviceFacts, FleetFacts } from './plan';
+import { promotionSource, RingDeployment } from './gate';
 import type { ValidatedFleet } from './validated-fleet';
 
 const ATTRIBUTES = ['device_type', 'subscribed_branch'] as const;
@@ -57,7 +57,7 @@ export function candidateImages(fleet: ValidatedFleet): Set<string> | undefined 
 }
 
 /**
- * The deployments of `ring` that decide the gate for each image (promotion.ts, ringVerdict):
+ * The deployments of `ring` that decide the gate for each image (gate.ts, ringVerdict):
  * per image the newest and the newest finished one. Only those need their statistics read.
  */
 export function decidingDeployments(ring: string, deployments: Deployment[], images: Set<string> | undefined): Deployment[] {

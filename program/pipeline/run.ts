@@ -2,8 +2,8 @@
 // → facts (one read of Mender) → plan and promotion gate (pure) → resources (index.ts declares
 // them). The program and `fleet plan` both run it, so the pull request's plan is the merge's up.
 import type { FleetIssue } from '../description/issues';
-import { planRing, Plan } from '../plan';
-import { describeViolations, GateResult, promotionGate } from '../promotion';
+import { planRing, Plan } from './plan';
+import { describeViolations, GateResult, promotionGate } from './gate';
 import { clientFromSettings, ProviderSettings } from '../../provider/settings';
 import type { MenderClient } from '../../provider/mender';
 import { gatherPipelineFacts, PipelineFacts } from './facts';

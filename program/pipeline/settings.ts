@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { FleetIssue } from '../description/issues';
 import { checkLookupEnv, LOOKUP_ENV_KEY } from '../description/lookup-env';
 import type { SecretSource } from '../description/variables';
-import { parseOverrides, PromotionOverride } from '../promotion';
+import { parseOverrides, PromotionOverride } from './gate';
 import { menderSettingsFromConfig, ProviderSettings } from '../../provider/settings';
 import { DEFAULT_TIMEOUT_SECONDS, RolloutPolicy } from '../../provider/types';
 

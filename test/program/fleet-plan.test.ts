@@ -7,9 +7,9 @@ import * as path from 'node:path';
 import { generateFleet, newImage } from '../../bench/generated-fleet';
 import { loadFleet } from '../../program/description/load';
 import { AppliedDevice, changeReport, ChangeReport, ChangeReportInput, MenderConfiguration } from '../../program/change-report';
-import { DeviceFacts, FleetFacts, Plan, planRing } from '../../program/plan';
+import { DeviceFacts, FleetFacts, Plan, planRing } from '../../program/pipeline/plan';
 import { MARKDOWN_LIMIT, planMarkdown, planText } from '../../program/plan-report';
-import { checkPromotion, RingDeployment } from '../../program/promotion';
+import { checkPromotion, RingDeployment } from '../../program/pipeline/gate';
 import { baseFleet, writeFleet } from './fleet-files';
 
 const PI4_A = '3fb4632b-96b9-475d-ac89-02255bd15b6f'; // canary in Git, reports production

@@ -3,8 +3,8 @@
 // holds (before Git was compared, status called that stale configuration "in sync").
 import { fleetStatus } from '../../cli/status';
 import { configurationHealth, converged, imageHealth } from '../../program/health';
-import { configurationHash } from '../../program/plan';
-import type { DeviceSummary } from '../../program/stack';
+import { configurationHash } from '../../program/pipeline/plan';
+import type { DeviceSummary } from '../../program/pipeline/declare';
 import { MenderClient } from '../../provider/mender';
 import { EmulatorHandle, emulatorFor } from '../helpers/emulator';
 

@@ -7,8 +7,8 @@ import { candidateImages, decidingDeployments, PipelineFacts } from '../../progr
 import { planAndGate, validateStack } from '../../program/pipeline/run';
 import { readStackSettings, settingsSummary, StackSettings } from '../../program/pipeline/settings';
 import { validateDescription } from '../../program/pipeline/validated-fleet';
-import { planRing } from '../../program/plan';
-import { ringVerdict, RingDeployment } from '../../program/promotion';
+import { planRing } from '../../program/pipeline/plan';
+import { ringVerdict, RingDeployment } from '../../program/pipeline/gate';
 import { baseFleet, writeFleet } from './fleet-files';
 
 const PI4_A = '3fb4632b-96b9-475d-ac89-02255bd15b6f';

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { DeviceDescription, FleetDescription } from './description/load';
-import { FleetIssue } from './description/issues';
-import { deviceConfigurationOf, deviceScope, gitRingOf, osImagesOf, osImagesOrigin } from './description/resolve';
-import type { RenderedConfiguration } from './description/template';
-import type { SecretSource } from './description/variables';
-import { nameAFew } from '../provider/name-a-few';
-import type { ResolvedDevice } from './pipeline/validated-fleet';
+import { DeviceDescription, FleetDescription } from '../description/load';
+import { FleetIssue } from '../description/issues';
+import { deviceConfigurationOf, deviceScope, gitRingOf, osImagesOf, osImagesOrigin } from '../description/resolve';
+import type { RenderedConfiguration } from '../description/template';
+import type { SecretSource } from '../description/variables';
+import { nameAFew } from '../../provider/name-a-few';
+import type { ResolvedDevice } from './validated-fleet';
 
 /** What Mender's inventory says about a device: the device knows itself best. */
 export interface DeviceFacts {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
-import { DeviceConfigurationSet, ImageRelease, MenderDeployment } from '../provider/resources';
-import type { RolloutPolicy } from '../provider/types';
+import { DeviceConfigurationSet, ImageRelease, MenderDeployment } from '../../provider/resources';
+import type { RolloutPolicy } from '../../provider/types';
 import { Plan, PlannedConfiguration, PlannedDevice } from './plan';
 
 export interface DeviceSummary {

@@ -4,9 +4,9 @@
 // Mender's own deployment history: the canary stack names its deployments
 // `canary:<artifact>:<device count>:<digest>` (provider/deployment-name.ts). The evidence is read
 // with the other facts before planning (pipeline/facts.ts); the verdict here is pure.
-import { isRingDeploymentOf } from '../provider/deployment-name';
-import { FINISHED_DEVICE_STATUSES } from '../provider/mender/observed';
-import { nameAFew } from '../provider/name-a-few';
+import { isRingDeploymentOf } from '../../provider/deployment-name';
+import { FINISHED_DEVICE_STATUSES } from '../../provider/mender/observed';
+import { nameAFew } from '../../provider/name-a-few';
 import type { Plan } from './plan';
 
 /** One Mender deployment of the earlier ring. */
