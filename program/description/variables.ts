@@ -79,13 +79,15 @@ export class DeviceScope implements JinjaScope {
   }
 
   has(name: string): boolean {
+    // Asking whether a fact is defined reads it too: the answer may differ once the facts are real.
+    if (this.factNames.has(name)) this.readFact();
     return this.values.has(name) || this.raw.has(name);
   }
 
   /** The templated value of a variable; throws TemplateRenderError at the file and line that failed. */
   get(name: string): unknown {
     // Whatever is being resolved now depends on a fact when it reads one, or reads a variable that did.
-    if (this.factNames.has(name) || this.readFacts.has(name)) for (const outer of this.resolving) this.readFacts.add(outer);
+    if (this.factNames.has(name) || this.readFacts.has(name)) this.readFact();
     if (this.values.has(name)) return this.values.get(name);
     const variable = this.raw.get(name);
     if (!variable) return undefined;
@@ -144,6 +146,11 @@ export class DeviceScope implements JinjaScope {
       return this.secrets[Number(index)];
     });
     return { text: revealed, secret };
+  }
+
+  /** Marks everything being resolved now as depending on a fact of the device. */
+  private readFact(): void {
+    for (const outer of this.resolving) this.readFacts.add(outer);
   }
 
   private secret(value: string): string {

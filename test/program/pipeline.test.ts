@@ -99,6 +99,14 @@ describe('the validated fleet', () => {
     expect(resolved.get(PI4_B)!.gitRing).toEqual({ value: 'production' });
   });
 
+  it('counts asking whether a fact is defined as reading it', () => {
+    const dir = fleet({ [`host_vars/${PI3}.yml`]: "subscribed_branch: \"{{ 'canary' if desired_os_image is defined else 'production' }}\"\n" });
+    const validation = validateDescription(dir, noSecrets);
+    expect(validation.issues).toEqual([]);
+    expect(validation.fleet!.resolved.get(PI3)!.gitRing).toBeUndefined();
+    expect(validation.fleet!.resolved.get(PI4_B)!.gitRing).toEqual({ value: 'production' });
+  });
+
   it('plans with the settled values and renders the rest with the facts', () => {
     const dir = fleet({
       [`host_vars/${PI4_B}.yml`]: 'configuration:\n  template: typed.json\n',
