@@ -5,8 +5,9 @@
 // sealed counts as unreadable. Nothing here keeps or prints a value.
 import { createHash, randomBytes } from 'node:crypto';
 import { specialSecretSig, specialSigKey } from '@pulumi/pulumi/runtime/rpc';
-import { parseOverrides, PromotionOverride } from '../program/promotion';
-import type { DeviceSummary } from '../program/stack';
+import { promotionOverridesOf } from '../program/pipeline/settings';
+import type { PromotionOverride } from '../program/pipeline/gate';
+import type { DeviceSummary } from '../program/pipeline/declare';
 import { differingKeys } from '../provider/configuration-rollout';
 import { nameAFew } from '../provider/name-a-few';
 
@@ -293,7 +294,7 @@ function ciOf(environment: Record<string, string> | undefined): Record<string, s
 /** The overrides of the promotion gate recorded in the update's configuration (none when it is malformed). */
 export function overridesOf(config: Record<string, string> | undefined): PromotionOverride[] {
   try {
-    return parseOverrides(config?.['fleet:promotionOverride']);
+    return promotionOverridesOf(config ?? {});
   } catch {
     return [];
   }

@@ -84,6 +84,12 @@ export function nextUp(op: PendingOperation): string {
       return `ImageRelease ${name} adopts the artifact already uploaded to Mender`;
     case 'mender:DeviceConfiguration':
       return `DeviceConfiguration ${name} sets and deploys the same configuration again (a device already reporting it gets nothing)`;
+    case 'mender:DeviceConfigurationSet': {
+      // The program's configurations are sets (program/pipeline/declare.ts); a set's create sends each device
+      // its configuration only where Mender does not already hold and report it.
+      const devices = typeof inputs.devices === 'object' && inputs.devices !== null ? Object.keys(inputs.devices).length : undefined;
+      return `DeviceConfigurationSet ${name} sets and deploys the configuration of its ${devices === undefined ? '' : `${devices} `}devices again (a device already reporting its configuration gets nothing)`;
+    }
     default:
       return `${type} ${name} is ${op.type === 'creating' ? 'created' : 'handled'} again`;
   }

@@ -1,9 +1,9 @@
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import { deviceConfigurations, lastSoftwareDeployment, runningImages, SoftwareDeployment } from '../provider/mender/observed';
-import type { DeviceSummary } from '../program/stack';
+import { configurationHealth, converged, Health, imageHealth } from '../program/health';
+import type { DeviceSummary } from '../program/pipeline/declare';
 import type { MenderClient } from '../provider/mender';
-import { differingKeys } from '../provider/configuration-rollout';
 import { clientFromSettings, menderSettingsFromConfig } from '../provider/settings';
 import { ringStack } from './workspace';
 
@@ -14,13 +14,14 @@ export interface DeviceStatus {
   ring: string;
   desiredImage: string;
   runningImage: string;
-  configuration: 'in sync' | 'pending' | 'none';
+  /** Git's configuration (as the stack applied it) against Mender's (program/health.ts); none when Git configures nothing. */
+  configuration: Health | 'none';
   /** The device's newest software deployment in Mender: its result, the artifact and the deployment name. */
   lastDeployment?: SoftwareDeployment;
   converged: boolean;
 }
 
-/** Desired (from the stack's outputs) against actual (from Mender) for each device. */
+/** Desired (Git's, from the stack's outputs) against observed (Mender's) for each device, in program/health.ts's terms. */
 export async function fleetStatus(client: MenderClient, devices: Record<string, DeviceSummary>, options: { deployments?: boolean } = {}): Promise<DeviceStatus[]> {
   const ids = Object.keys(devices).sort();
   const running = await runningImages(client, ids);
@@ -28,11 +29,10 @@ export async function fleetStatus(client: MenderClient, devices: Record<string, 
   return client.mapLimited(ids, async (id) => {
     const desired = devices[id];
     let configuration: DeviceStatus['configuration'] = 'none';
-    if (configurations.has(id)) {
+    if (desired.configurationHash) {
       const state = configurations.get(id);
       if (state instanceof Error) throw state;
-      const inSync = state !== undefined && Object.keys(state.configured).length > 0 && differingKeys(state.configured, state.reported).length === 0;
-      configuration = inSync ? 'in sync' : 'pending';
+      configuration = configurationHealth({ hash: desired.configurationHash, secretKeys: desired.configurationSecretKeys }, state);
     }
     const runningImage = running.has(id) ? (running.get(id) ?? '(not reported)') : '(unknown to Mender)';
     const status: DeviceStatus = {
@@ -42,7 +42,7 @@ export async function fleetStatus(client: MenderClient, devices: Record<string, 
       desiredImage: desired.desiredImage,
       runningImage,
       configuration,
-      converged: runningImage === desired.desiredImage && configuration !== 'pending',
+      converged: converged(imageHealth(desired.desiredImage, running.get(id)), configuration),
     };
     if (options.deployments) status.lastDeployment = await lastSoftwareDeployment(client, id);
     return status;

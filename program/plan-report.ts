@@ -2,7 +2,7 @@
 // and Markdown for a pull request comment, which GitHub cuts at 65,536 characters. The Markdown
 // keeps its summary and tables and collapses per-device lists in <details>; when they would not
 // fit in the limit, each list keeps what its share allows and counts the rest.
-import { ConfigurationPlan, FleetPlan, GateVerdict, MoveReason, RingMove } from './fleet-plan';
+import { ConfigurationPlan, ChangeReport, GateVerdict, MoveReason, RingMove } from './change-report';
 
 /** Below GitHub's 65,536-character comment limit, with room for the workflow's own lines. */
 export const MARKDOWN_LIMIT = 60_000;
@@ -100,7 +100,7 @@ function gateLines(gate: GateVerdict): string[] {
   ];
 }
 
-function summaryLines(plan: FleetPlan): string[] {
+function summaryLines(plan: ChangeReport): string[] {
   const getting = plan.images.reduce((sum, i) => sum + i.devices.length, 0);
   const changedImages = plan.images.filter((i) => i.devices.length > 0).length;
   const lines = [
@@ -118,7 +118,7 @@ function summaryLines(plan: FleetPlan): string[] {
 // ------------------------------------------------------------------ text
 
 /** The whole plan as plain text, every device listed: for a terminal or a job log. */
-export function planText(plan: FleetPlan): string {
+export function planText(plan: ChangeReport): string {
   const out: string[] = [`Fleet plan of ring ${plan.ring} (stack ${plan.stack})`];
   for (const stop of plan.stops) out.push(`STOP: ${stop}`);
   out.push(...summaryLines(plan).map((l) => `  ${l}`));
@@ -212,7 +212,7 @@ function allocate(parts: Part[], limit: number): string {
 }
 
 /** The plan as Markdown for a pull request comment, under `limit` characters at any fleet size. */
-export function planMarkdown(plan: FleetPlan, options: { limit?: number } = {}): string {
+export function planMarkdown(plan: ChangeReport, options: { limit?: number } = {}): string {
   const limit = options.limit ?? MARKDOWN_LIMIT;
   const all = `run \`npx fleet plan --stack ${plan.stack}\` to list them all`;
   const moreDevices = (rest: number) => `- … and ${n(rest)} more (${all})`;

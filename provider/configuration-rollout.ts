@@ -2,10 +2,11 @@
 // already hold and report it), then wait for all of them in one polling loop. A device that fails
 // or never reports fails alone; the others go on. Shared by DeviceConfigurationSet and the
 // single-device DeviceConfiguration.
-import { isNotFound } from './mender';
+import { isNotFound } from './protocol';
 import type { DeviceConfigurationState, MenderClient } from './mender';
 import { deviceConfigurations } from './mender/observed';
 import { sleep } from './mender';
+import { DEFAULT_TIMEOUT_SECONDS } from './types';
 
 /** Keys whose value differs between two configurations (either side missing counts). */
 export function differingKeys(want: Record<string, string>, have: Record<string, string>): string[] {
@@ -53,7 +54,6 @@ export async function clearConfigurations(client: MenderClient, devices: readonl
   });
 }
 
-export const DEFAULT_TIMEOUT_SECONDS = 300;
 const DEFAULT_POLL_MS = 250;
 
 export interface ConfigurationRolloutOptions {

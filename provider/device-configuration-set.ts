@@ -5,6 +5,7 @@
 // one device's failure fails the set without undoing or stopping the others.
 import type * as pulumi from '@pulumi/pulumi';
 import { clearConfigurations, configurationProblems, desired, differingKeys, driftedKeys, rollOutConfigurations } from './configuration-rollout';
+import { PartialFailure } from './protocol';
 import { deviceConfigurations } from './mender/observed';
 import { nameAFew } from './name-a-few';
 import { menderClient } from './settings';
@@ -36,25 +37,16 @@ export function devicesLeaving(olds: Partial<DeviceConfigurationSetOutputs>, new
 }
 
 /**
- * The engine records a resource whose operation failed when the error carries its id and
- * properties (Pulumi's dynamic provider host turns them into ErrorResourceInitFailed), so the
- * devices that were configured are in the state and the next update retries only the others.
+ * Some devices failed: the devices that were configured are recorded in the state
+ * (protocol.ts, PartialFailure) and the next update retries only the others.
  */
-class PartialFailure extends Error {
-  readonly reasons: string[];
-  constructor(
-    readonly id: string,
-    readonly properties: DeviceConfigurationSetOutputs,
-  ) {
-    const failed = Object.keys(properties.failed).sort();
-    const total = Object.keys(properties.devices).length;
-    const summary = `configuration set ${id}: ${failed.length} of ${total} device(s) not configured: ${nameAFew(failed)}; the others are configured, and the next up retries these`;
-    super(summary);
-    // The engine prints the reasons, not the message: the summary goes first.
-    const reasons = [summary, ...failed.slice(0, REASONS_SHOWN).map((device) => properties.failed[device])];
-    if (failed.length > REASONS_SHOWN) reasons.push(`and ${(failed.length - REASONS_SHOWN).toLocaleString('en')} more (the set's output "failed" names every device)`);
-    this.reasons = reasons;
-  }
+function devicesFailed(id: string, properties: DeviceConfigurationSetOutputs): PartialFailure<DeviceConfigurationSetOutputs> {
+  const failed = Object.keys(properties.failed).sort();
+  const total = Object.keys(properties.devices).length;
+  const summary = `configuration set ${id}: ${failed.length} of ${total} device(s) not configured: ${nameAFew(failed)}; the others are configured, and the next up retries these`;
+  const reasons = [summary, ...failed.slice(0, REASONS_SHOWN).map((device) => properties.failed[device])];
+  if (failed.length > REASONS_SHOWN) reasons.push(`and ${(failed.length - REASONS_SHOWN).toLocaleString('en')} more (the set's output "failed" names every device)`);
+  return new PartialFailure(id, properties, reasons);
 }
 
 async function apply(news: DeviceConfigurationSetInputs, olds: Partial<DeviceConfigurationSetOutputs>): Promise<DeviceConfigurationSetOutputs> {
@@ -78,7 +70,7 @@ async function apply(news: DeviceConfigurationSetInputs, olds: Partial<DeviceCon
     failed,
     inSync: rollout.failed.size === 0 && news.waitForReport !== false,
   };
-  if (rollout.failed.size > 0) throw new PartialFailure(setId(news), outs);
+  if (rollout.failed.size > 0) throw devicesFailed(setId(news), outs);
   return outs;
 }
 

@@ -1,6 +1,7 @@
 import type * as pulumi from '@pulumi/pulumi';
 import { clearConfigurations, configurationProblems, desired, differingKeys, driftedKeys, rollOutConfigurations } from './configuration-rollout';
 import { deviceConfigurations } from './mender/observed';
+import { gone } from './protocol';
 import { menderClient } from './settings';
 import { DeviceConfigurationInputs, DeviceConfigurationOutputs } from './types';
 
@@ -46,8 +47,7 @@ export const deviceConfiguration: pulumi.dynamic.ResourceProvider<DeviceConfigur
     const device = old.deviceId ?? id;
     const state = (await deviceConfigurations(menderClient(), [device])).get(device);
     if (state instanceof Error) throw state;
-    // No id: the engine takes the resource as gone.
-    if (state === undefined) return {};
+    if (state === undefined) return gone();
     const drifted = driftedKeys(desired(old), state);
     return { id, props: { ...old, inSync: drifted.length === 0, driftedKeys: drifted } };
   },

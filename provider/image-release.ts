@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import type * as pulumi from '@pulumi/pulumi';
-import { isNotFound } from './mender';
+import { gone, isNotFound } from './protocol';
 import type { Artifact } from './mender';
 import { menderClient, serverUrl } from './settings';
 import { ImageReleaseInputs, ImageReleaseOutputs } from './types';
@@ -84,7 +84,7 @@ export const imageRelease: pulumi.dynamic.ResourceProvider<ImageReleaseInputs, I
   async read(id, props) {
     const artifacts = await menderClient().findArtifactsByName(props?.artifactName ?? id);
     // No artifact left on the server: report the resource as gone, so refresh shows it.
-    if (artifacts.length === 0) return { id: undefined as unknown as string, props: undefined };
+    if (artifacts.length === 0) return gone();
     return { id, props: describe(artifacts, props as ImageReleaseInputs, Boolean(props?.uploaded)) };
   },
 

@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
 import type * as pulumi from '@pulumi/pulumi';
+import { deploymentName, deploymentNamePrefix, isRingDeploymentOf, longestDeploymentName as longestDeploymentNameOf, MAX_DEPLOYMENT_NAME_LENGTH } from './deployment-name';
 import { chunks, isMenderApiError, runningImages } from './mender';
+import { isNotFound, PartialFailure } from './protocol';
 import { finishedDeploymentsOf } from './mender/observed';
 import type { Deployment, MenderClient } from './mender';
 import { menderClient } from './settings';
@@ -9,8 +10,6 @@ import { MenderDeploymentInputs, MenderDeploymentOutputs, StatusCounts } from '.
 
 const sortedUnique = (values: string[]) => [...new Set(values)].sort();
 
-/** Mender refuses longer deployment names (pkg/rules/sizes.go, deploymentNameSize). */
-export const MAX_DEPLOYMENT_NAME_LENGTH = 256;
 /**
  * Devices per Mender deployment. The deployments service refuses bodies over 1 MiB
  * (request_size_limit), about 26,000 device ids; larger sets are split into parts.
@@ -18,21 +17,15 @@ export const MAX_DEPLOYMENT_NAME_LENGTH = 256;
 export const DEFAULT_DEVICES_PER_DEPLOYMENT = 20_000;
 const MAX_DEVICES_PER_DEPLOYMENT = 25_000;
 
-/**
- * The Mender deployment name for a set of devices: the same artifact and devices always give
- * the same name, so a create retried after a crash finds the deployment it already made.
- */
-export function deploymentName(prefix: string, artifactName: string, devices: string[]): string {
-  const digest = createHash('sha256').update(sortedUnique(devices).join('\n')).digest('hex').slice(0, 12);
-  return `${prefix}:${artifactName}:${devices.length}:${digest}`;
-}
+// The name format (written here, read here and by the promotion gate) is deployment-name.ts's.
+export { deploymentName, MAX_DEPLOYMENT_NAME_LENGTH } from './deployment-name';
 
 /** What every name of this resource starts with; it tells this resource's deployments from others. */
-const namePrefixOf = (inputs: Pick<MenderDeploymentInputs, 'namePrefix' | 'artifactName'>) => `${inputs.namePrefix}:${inputs.artifactName}:`;
+const namePrefixOf = (inputs: Pick<MenderDeploymentInputs, 'namePrefix' | 'artifactName'>) => deploymentNamePrefix(inputs.namePrefix, inputs.artifactName);
 
-/** The longest name this resource can produce (the count and digest at their widest). */
+/** The longest name this resource can produce. */
 export function longestDeploymentName(inputs: Pick<MenderDeploymentInputs, 'namePrefix' | 'artifactName'>): number {
-  return deploymentName(inputs.namePrefix, inputs.artifactName, []).length - 1 + String(MAX_DEVICES_PER_DEPLOYMENT).length;
+  return longestDeploymentNameOf(inputs.namePrefix, inputs.artifactName, MAX_DEVICES_PER_DEPLOYMENT);
 }
 
 interface Watched {
@@ -92,7 +85,7 @@ async function releaseFromOthers(client: MenderClient, devices: string[], others
   // Another resource of the ring may abort one of these deployments as a whole meanwhile.
   const stillUnfinished = async (id: string): Promise<boolean> => {
     const deployment = await client.getDeployment(id).catch((error: unknown) => {
-      if (isMenderApiError(error) && error.status === 404) return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     });
     return deployment !== undefined && deployment.status !== 'finished';
@@ -147,7 +140,7 @@ async function converge(client: MenderClient, inputs: MenderDeploymentInputs): P
   const others: typeof listed = [];
   for (const entry of listed) {
     const { deployment, targets } = entry;
-    if (!deployment.name.startsWith(namePrefixOf(inputs)) || deployment.artifact_name !== inputs.artifactName) {
+    if (!isRingDeploymentOf(deployment, inputs.namePrefix, inputs.artifactName)) {
       others.push(entry);
     } else if (targets.some((d) => !wanted.has(d))) {
       await abortWhole(client, deployment.id, 'devices left the set');
@@ -266,11 +259,10 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
       done = await converge(menderClient(), inputs);
     } catch (error) {
       if (!(error instanceof RolloutFailedAfterCreate)) throw error;
-      // The deployments exist on the server: an error with {id, properties, reasons} makes the
-      // engine record the resource (ErrorResourceInitFailed, see @pulumi/pulumi's dynamic
-      // provider host), so the next up updates it from there instead of creating anew.
+      // The deployments exist on the server: the engine records the resource (protocol.ts), so
+      // the next up updates it from there instead of creating anew.
       const outs = outputsOf(inputs, [], error.converged);
-      throw Object.assign(new Error(error.message, { cause: error.cause }), { id: outs.deploymentIds[0], properties: outs, reasons: [error.message] });
+      throw new PartialFailure(outs.deploymentIds[0], outs, [error.message], { cause: error.cause });
     }
     const outs = outputsOf(inputs, [], done);
     // A set that needed no deployment still is one resource: it is named by what it stands for.
@@ -290,7 +282,7 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
       try {
         deployment = await client.getDeployment(deploymentId);
       } catch (error) {
-        if (isMenderApiError(error) && error.status === 404) continue;
+        if (isNotFound(error)) continue;
         throw error;
       }
       if (deployment.status === 'finished') continue;
@@ -313,7 +305,7 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
     // Devices keep what they run; only deployments still under way are stopped.
     for (const id of props.activeDeploymentIds ?? (props.deploymentId ? [props.deploymentId] : [])) {
       const deployment = await client.getDeployment(id).catch((error: unknown) => {
-        if (isMenderApiError(error) && error.status === 404) return undefined;
+        if (isNotFound(error)) return undefined;
         throw error;
       });
       if (deployment && deployment.status !== 'finished') await abortWhole(client, id, 'its resource was deleted');

@@ -2,9 +2,7 @@ import { FAILED_DEVICE_STATUSES, isMenderApiError, sleep } from './mender';
 import type { MenderClient } from './mender';
 import { nameAFew } from './name-a-few';
 import type { DeploymentStatistics } from './mender';
-import { RolloutPolicy, StatusCounts } from './types';
-
-export const DEFAULT_TIMEOUT_SECONDS = 900;
+import { DEFAULT_TIMEOUT_SECONDS, RolloutPolicy, StatusCounts } from './types';
 
 export interface RolloutResult {
   status: string;

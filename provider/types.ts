@@ -20,6 +20,13 @@ export interface ImageReleaseOutputs extends ImageReleaseInputs {
   uploaded: boolean;
 }
 
+/**
+ * How long an update waits for a deployment, or for the devices to report a configuration, when
+ * the inputs name no timeout. The program always names one (fleet:rolloutTimeoutSeconds, whose
+ * default in Pulumi.yaml is this value too).
+ */
+export const DEFAULT_TIMEOUT_SECONDS = 900;
+
 export interface RolloutPolicy {
   /** Wait until the deployment finishes (default true). */
   waitForCompletion?: boolean;

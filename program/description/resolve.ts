@@ -101,3 +101,17 @@ export function renderDeviceConfiguration(device: DeviceDescription, template: T
     return { issue: { file: error.file, line: error.line, message: `for device ${device.id}: ${error.reason}` } };
   }
 }
+
+/** A device's configuration: the template it names and the rendering in its scope. */
+export interface DeviceConfigurationValue {
+  template: TemplateFile;
+  rendered: RenderedConfiguration;
+}
+
+/** The device's configuration (none when it names no template), or where it fails. */
+export function deviceConfigurationOf(fleet: FleetDescription, device: DeviceDescription, scope: DeviceScope): Resolved<DeviceConfigurationValue | undefined> {
+  const template = configurationTemplateOf(fleet, device, scope);
+  if (template.issue || !template.value) return template.issue ? template : { value: undefined };
+  const rendered = renderDeviceConfiguration(device, template.value, scope);
+  return rendered.issue ? rendered : { value: { template: template.value, rendered: rendered.value } };
+}

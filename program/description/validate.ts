@@ -1,7 +1,7 @@
+import type { FleetDescription, FleetOptions } from './load';
 import { FleetIssue } from './issues';
-import { FleetDescription, FleetOptions, readFleet } from './load';
-import { configurationTemplateOf, deviceScope, gitRingOf, osImagesOf, renderDeviceConfiguration } from './resolve';
 import type { SecretSource } from './variables';
+import { validateDescription } from '../pipeline/validated-fleet';
 
 export interface OfflineValidation {
   fleet?: FleetDescription;
@@ -11,23 +11,10 @@ export interface OfflineValidation {
 }
 
 /**
- * Everything that can be checked without Mender: the files, and that each device's variables
- * and template render. Device types are not known offline, so `device_type` and
- * `desired_os_image` render as placeholders.
+ * `fleet validate`'s check (program/pipeline/validated-fleet.ts does the work): the description
+ * when it is valid, else the issues. The pipeline keeps the validated fleet instead.
  */
 export function validateFleetOffline(fleetDir: string, secrets: SecretSource, options: FleetOptions = {}): OfflineValidation {
-  const issues: FleetIssue[] = [];
-  const warnings: FleetIssue[] = [];
-  const fleet = readFleet(fleetDir, issues, options, warnings);
-  if (fleet) {
-    for (const device of fleet.devices) {
-      const scope = deviceScope(device, secrets, { device_type: '<device type>', desired_os_image: '<image of the device type>' });
-      const found = [gitRingOf(device, scope).issue, osImagesOf(device, scope).issue];
-      const template = configurationTemplateOf(fleet, device, scope);
-      found.push(template.issue);
-      if (template.value) found.push(renderDeviceConfiguration(device, template.value, scope).issue);
-      issues.push(...found.filter((issue): issue is FleetIssue => issue !== undefined));
-    }
-  }
-  return { fleet: issues.length === 0 ? fleet : undefined, issues, warnings };
+  const { fleet, issues, warnings } = validateDescription(fleetDir, secrets, options);
+  return { fleet: fleet?.description, issues, warnings };
 }

@@ -28,6 +28,9 @@ export interface SecretSource {
   secretConfigKeys: ReadonlySet<string>;
 }
 
+/** Stands on the resolving stack for a tracked resolution: a name no template can spell (templates read identifiers). */
+const TRACKED = '\0tracked';
+
 // Secrets travel as markers (jinja-failure.ts); the markers become the values only in the final
 // map. An empty secret stays '', so that `x | length > 0` and `if x` see what Ansible sees.
 const MARKER = SECRET_MARKER;
@@ -36,6 +39,10 @@ export class DeviceScope implements JinjaScope {
   private readonly values = new Map<string, unknown>();
   private readonly resolving: string[] = [];
   private readonly secrets: string[] = [];
+  /** The names that are facts of the device (device_type, …), not variables from Git. */
+  private readonly factNames = new Set<string>();
+  /** Variables, and tracked renders, whose value read a fact (directly or through another variable). */
+  private readonly readFacts = new Set<string>();
   readonly jinja: AnsibleJinja;
 
   constructor(
@@ -44,21 +51,43 @@ export class DeviceScope implements JinjaScope {
     /** Values the project provides (desired_os_image, device_id, …); they are not templated. */
     facts: Record<string, unknown> = {},
   ) {
-    for (const [name, value] of Object.entries(facts)) this.values.set(name, value);
+    for (const [name, value] of Object.entries(facts)) this.provide(name, value);
     this.jinja = new AnsibleJinja(this);
   }
 
   /** A fact known only later (desired_os_image, once the device's image is chosen). */
   provide(name: string, value: unknown): void {
+    this.factNames.add(name);
     this.values.set(name, value);
   }
 
+  /**
+   * Runs `resolve` and says whether what it read depends on a fact of the device. A value that
+   * reads none is the same whatever Mender reports, so validation can resolve it once for the
+   * planner (program/pipeline/validated-fleet.ts).
+   */
+  tracking<T>(resolve: () => T): { value: T; readFacts: boolean } {
+    const marker = TRACKED;
+    this.resolving.push(marker);
+    try {
+      const value = resolve();
+      return { value, readFacts: this.readFacts.has(marker) };
+    } finally {
+      this.resolving.pop();
+      this.readFacts.delete(marker);
+    }
+  }
+
   has(name: string): boolean {
+    // Asking whether a fact is defined reads it too: the answer may differ once the facts are real.
+    if (this.factNames.has(name)) this.readFact();
     return this.values.has(name) || this.raw.has(name);
   }
 
   /** The templated value of a variable; throws TemplateRenderError at the file and line that failed. */
   get(name: string): unknown {
+    // Whatever is being resolved now depends on a fact when it reads one, or reads a variable that did.
+    if (this.factNames.has(name) || this.readFacts.has(name)) this.readFact();
     if (this.values.has(name)) return this.values.get(name);
     const variable = this.raw.get(name);
     if (!variable) return undefined;
@@ -117,6 +146,11 @@ export class DeviceScope implements JinjaScope {
       return this.secrets[Number(index)];
     });
     return { text: revealed, secret };
+  }
+
+  /** Marks everything being resolved now as depending on a fact of the device. */
+  private readFact(): void {
+    for (const outer of this.resolving) this.readFacts.add(outer);
   }
 
   private secret(value: string): string {

@@ -1,5 +1,5 @@
 // The promotion gate as a pure function: production's plan + canary's Mender deployments → violations.
-import { checkPromotion, describeViolations, imagesToDeploy, parseOverrides, promotionSource, RingDeployment, ringVerdict } from '../../program/promotion';
+import { checkPromotion, describeViolations, imagesToDeploy, parseOverrides, promotionSource, RingDeployment, ringVerdict } from '../../program/pipeline/gate';
 
 const P1 = 'b8b311de-000e-4914-9a13-1d7e2e23bc5d';
 const P2 = 'f4580afc-7195-4c8b-b35a-e0248e6bd894';

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { formatIssue } from '../../program/description/issues';
 import { loadFleet } from '../../program/description/load';
 import { validateFleetOffline } from '../../program/description/validate';
-import { FleetFacts, planRing } from '../../program/plan';
+import { FleetFacts, planRing } from '../../program/pipeline/plan';
 import { baseFleet, writeFleet } from './fleet-files';
 
 const PI4_A = '3fb4632b-96b9-475d-ac89-02255bd15b6f'; // canary, configured from kiosk.json

@@ -1,7 +1,7 @@
 // How the fleet program batches configured devices into DeviceConfigurationSet resources
-// (program/stack.ts): one per (group, template), split into hash shards only above a size.
-import { configurationBatches } from '../../program/stack';
-import type { Plan, PlannedDevice } from '../../program/plan';
+// (program/pipeline/declare.ts): one per (group, template), split into hash shards only above a size.
+import { configurationBatches } from '../../program/pipeline/declare';
+import type { Plan, PlannedDevice } from '../../program/pipeline/plan';
 
 const device = (id: string, group: string, template: string | undefined): PlannedDevice => ({
   id,

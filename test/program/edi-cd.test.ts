@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { formatIssue } from '../../program/description/issues';
 import { loadFleet } from '../../program/description/load';
 import { validateFleetOffline } from '../../program/description/validate';
-import { DeviceFacts, planRing } from '../../program/plan';
+import { DeviceFacts, planRing } from '../../program/pipeline/plan';
 import { repoRoot } from '../helpers/pulumi';
 import { CURRENT, CURRENT_EXPECTED, INFLUX_TOKEN, RUNNER_TOKEN, TALK, TALK_EXPECTED } from './edi-cd-expected';
 

@@ -6,10 +6,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { generateFleet, newImage } from '../../bench/generated-fleet';
 import { loadFleet } from '../../program/description/load';
-import { AppliedDevice, fleetPlan, FleetPlan, FleetPlanInput, MenderConfiguration } from '../../program/fleet-plan';
-import { DeviceFacts, FleetFacts, Plan, planRing } from '../../program/plan';
+import { AppliedDevice, changeReport, ChangeReport, ChangeReportInput, MenderConfiguration } from '../../program/change-report';
+import { DeviceFacts, FleetFacts, Plan, planRing } from '../../program/pipeline/plan';
 import { MARKDOWN_LIMIT, planMarkdown, planText } from '../../program/plan-report';
-import { checkPromotion, RingDeployment } from '../../program/promotion';
+import { checkPromotion, RingDeployment } from '../../program/pipeline/gate';
 import { baseFleet, writeFleet } from './fleet-files';
 
 const PI4_A = '3fb4632b-96b9-475d-ac89-02255bd15b6f'; // canary in Git, reports production
@@ -30,7 +30,7 @@ const canaryDeployment = (artifactName: string, statistics: Record<string, numbe
   statistics,
 });
 
-function smallFleet(): FleetPlanInput {
+function smallFleet(): ChangeReportInput {
   const dir = writeFleet({
     ...baseFleet,
     'inventory.yml': baseFleet['inventory.yml'].replace('    pi3:\n', `        ${UNKNOWN}:\n    pi3:\n`),
@@ -62,7 +62,7 @@ function smallFleet(): FleetPlanInput {
 
 describe('fleetPlan', () => {
   it('says per image how many devices get it, by device type and group, and what they run now', () => {
-    const plan = fleetPlan(smallFleet());
+    const plan = changeReport(smallFleet());
     expect(plan.images).toEqual([
       { image: 'pi3-2026.11', devices: [], alreadyRunning: 1, byTypeAndGroup: [], from: [] },
       {
@@ -77,7 +77,7 @@ describe('fleetPlan', () => {
   });
 
   it('names the devices joining and leaving the ring and why', () => {
-    const plan = fleetPlan(smallFleet());
+    const plan = changeReport(smallFleet());
     expect(plan.firstApply).toBe(false);
     expect(plan.joining).toEqual([{ device: PI4_A, reason: 'device', ring: 'production' }]);
     expect(plan.leaving).toEqual([{ device: GONE, reason: 'removed-from-git' }]);
@@ -85,19 +85,19 @@ describe('fleetPlan', () => {
 
   it('tells keys added, removed and changed against what Mender holds, secret ones by name only', () => {
     const input = smallFleet();
-    const plan = fleetPlan(input);
+    const plan = changeReport(input);
     expect(plan.configurations).toEqual([
       { device: PI4_A, added: ['image', 'kiosk_url'], removed: [], changed: [], secret: [], created: true },
       { device: PI4_B, added: ['runner_token'], removed: ['runner_url'], changed: ['runner_labels'], secret: ['runner_token'], created: false },
     ]);
     // A device that already reports what Git wants has no change.
     const desired = input.plan!.devices.find((d) => d.id === PI4_B)!.configuration!.values;
-    const same = fleetPlan({ ...input, configurations: new Map([...input.configurations, [PI4_B, { configured: desired, reported: desired }]]) });
+    const same = changeReport({ ...input, configurations: new Map([...input.configurations, [PI4_B, { configured: desired, reported: desired }]]) });
     expect(same.configurations.map((c) => c.device)).toEqual([PI4_A]);
   });
 
   it('lists devices in Git that Mender does not know, and the gate refusing an image', () => {
-    const plan = fleetPlan(smallFleet());
+    const plan = changeReport(smallFleet());
     expect(plan.unknownToMender).toEqual([UNKNOWN]);
     expect(plan.gate).toEqual({
       kind: 'checked',
@@ -113,24 +113,24 @@ describe('fleetPlan', () => {
   it('reports a passing gate and an override with its reason', () => {
     const input = smallFleet();
     const finished = [canaryDeployment('pi4-2026.11', { success: 1 })];
-    expect(fleetPlan({ ...input, gate: { sourceRing: 'canary', ...checkPromotion(input.plan!, 'canary', finished) } }).gate).toMatchObject({
+    expect(changeReport({ ...input, gate: { sourceRing: 'canary', ...checkPromotion(input.plan!, 'canary', finished) } }).gate).toMatchObject({
       passed: [{ image: 'pi4-2026.11', devices: 2 }],
       refused: [],
     });
-    const overridden = fleetPlan({ ...input, gate: { sourceRing: 'canary', ...checkPromotion(input.plan!, 'canary', [], [{ image: 'pi4-2026.11', reason: 'bench board' }]) } });
+    const overridden = changeReport({ ...input, gate: { sourceRing: 'canary', ...checkPromotion(input.plan!, 'canary', [], [{ image: 'pi4-2026.11', reason: 'bench board' }]) } });
     expect(overridden.gate).toMatchObject({ passed: [], overridden: [{ image: 'pi4-2026.11', reason: 'bench board', evidence: 'no canary deployment of it' }] });
     expect(overridden.stops).toEqual([]);
   });
 
   it('on a first apply every device of the ring joins', () => {
-    const plan = fleetPlan({ ...smallFleet(), applied: undefined });
+    const plan = changeReport({ ...smallFleet(), applied: undefined });
     expect(plan.firstApply).toBe(true);
     expect(plan.joining.map((m) => m.device)).toEqual([PI4_A, PI3, PI4_B]);
     expect(plan.leaving).toEqual([]);
   });
 
   it('stops at the errors of a fleet that cannot be planned', () => {
-    const plan = fleetPlan({ stack: 'canary', ring: 'canary', issues: [{ file: 'inventory.yml', line: 3, message: 'bad id' }], configurations: new Map() });
+    const plan = changeReport({ stack: 'canary', ring: 'canary', issues: [{ file: 'inventory.yml', line: 3, message: 'bad id' }], configurations: new Map() });
     expect(plan.errors).toEqual(['inventory.yml:3: bad id']);
     expect(plan.stops).toEqual(['the fleet has 1 error (below): an up would stop before anything reaches Mender']);
     expect(plan.gate).toEqual({ kind: 'not-checked' });
@@ -139,7 +139,7 @@ describe('fleetPlan', () => {
 
 describe('the plan as text and Markdown', () => {
   it('reads as a fleet plan and never shows a configuration value', () => {
-    const plan = fleetPlan(smallFleet());
+    const plan = changeReport(smallFleet());
     const text = planText(plan);
     expect(text).toBe(
       [
@@ -191,7 +191,7 @@ describe('the plan as text and Markdown', () => {
   });
 
   it('collapses what does not fit into counts, keeping every <details> closed', () => {
-    const plan = fleetPlan({ ...smallFleet(), applied: undefined });
+    const plan = changeReport({ ...smallFleet(), applied: undefined });
     const many = Array.from({ length: 400 }, (_, i) => `${String(i).padStart(8, '0')}-0000-4000-8000-000000000000`);
     const big = { ...plan, unknownToMender: many };
     const full = planMarkdown(big);
@@ -207,7 +207,7 @@ describe('the plan as text and Markdown', () => {
 
 describe('a 10,000-device ring with an image change and configuration changes', () => {
   let plan: Plan;
-  let model: FleetPlan;
+  let model: ChangeReport;
 
   beforeAll(() => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-plan-10k-'));
@@ -232,7 +232,7 @@ describe('a 10,000-device ring with an image change and configuration changes', 
     // The last update had all but 50 of the devices.
     const applied = Object.fromEntries(plan.devices.slice(50).map((d) => [d.id, { ring: 'production', desiredImage: d.runningImage }]));
     const gate = { sourceRing: 'canary', ...checkPromotion(plan, 'canary', world.artifacts.map((a) => canaryDeployment(a.name, { success: 3 }))) };
-    model = fleetPlan({ stack: 'production', ring: 'production', issues: [], fleet, facts, plan, applied, configurations, gate });
+    model = changeReport({ stack: 'production', ring: 'production', issues: [], fleet, facts, plan, applied, configurations, gate });
   });
 
   it('fits a pull request comment and says how many devices get which image', () => {

@@ -1,7 +1,7 @@
 // Table-driven tests of the pure planner: (fleet, Mender facts) → plan of one ring.
 import * as fs from 'node:fs';
 import { loadFleet } from '../../program/description/load';
-import { DeviceFacts, FleetFacts, Plan, planRing } from '../../program/plan';
+import { DeviceFacts, FleetFacts, Plan, planRing } from '../../program/pipeline/plan';
 import { baseFleet, writeFleet } from './fleet-files';
 
 const PI4_A = '3fb4632b-96b9-475d-ac89-02255bd15b6f'; // canary in Git, configured

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { DeviceDescription, FleetDescription } from './description/load';
-import { FleetIssue } from './description/issues';
-import { configurationTemplateOf, deviceScope, gitRingOf, osImagesOf, osImagesOrigin, renderDeviceConfiguration } from './description/resolve';
-import type { RenderedConfiguration } from './description/template';
-import type { SecretSource } from './description/variables';
-import { nameAFew } from '../provider/name-a-few';
+import { DeviceDescription, FleetDescription } from '../description/load';
+import { FleetIssue } from '../description/issues';
+import { deviceConfigurationOf, deviceScope, gitRingOf, osImagesOf, osImagesOrigin } from '../description/resolve';
+import type { RenderedConfiguration } from '../description/template';
+import type { SecretSource } from '../description/variables';
+import { nameAFew } from '../../provider/name-a-few';
+import type { ResolvedDevice } from './validated-fleet';
 
 /** What Mender's inventory says about a device: the device knows itself best. */
 export interface DeviceFacts {
@@ -72,6 +73,8 @@ export interface PlanOptions {
   secrets: SecretSource;
   /** The ring of a device that names none (no subscribed_branch in Git or in Mender). */
   defaultRing?: string;
+  /** What validation already resolved per device (program/pipeline/validated-fleet.ts); the rest is resolved here. */
+  resolved?: ReadonlyMap<string, ResolvedDevice>;
 }
 
 /** The example's default ring; a stack may name another with fleet:defaultRing. */
@@ -101,11 +104,12 @@ export function planRing(fleet: FleetDescription, facts: FleetFacts, options: Pl
       continue;
     }
     const scope = deviceScope(device, options.secrets, { device_type: deviceFacts.deviceType ?? '' });
+    const resolved = options.resolved?.get(device.id) ?? {};
     // The device knows its ring best (its own subscribed_branch), then Git, then the default.
     let ring = deviceFacts.subscribedBranch;
     let ringSource: PlannedDevice['ringSource'] = 'device';
     if (!ring) {
-      const git = gitRingOf(device, scope);
+      const git = resolved.gitRing ?? gitRingOf(device, scope);
       if (git.issue) {
         plan.errors.push(git.issue);
         continue;
@@ -121,7 +125,7 @@ export function planRing(fleet: FleetDescription, facts: FleetFacts, options: Pl
       plan.errors.push({ ...device.origin, message: `device ${device.id}: Mender's inventory reports no device_type; the device must report it before it can be updated` });
       continue;
     }
-    const images = osImagesOf(device, scope);
+    const images = resolved.osImages ?? osImagesOf(device, scope);
     if (images.issue) {
       plan.errors.push(images.issue);
       continue;
@@ -154,18 +158,14 @@ export function planRing(fleet: FleetDescription, facts: FleetFacts, options: Pl
       runningImage: deviceFacts.artifactName,
     };
     scope.provide('desired_os_image', image.image_name);
-    const template = configurationTemplateOf(fleet, device, scope);
-    if (template.issue) {
-      plan.errors.push(template.issue);
+    const configuration = resolved.configuration ?? deviceConfigurationOf(fleet, device, scope);
+    if (configuration.issue) {
+      plan.errors.push(configuration.issue);
       continue;
     }
-    if (template.value) {
-      const rendered = renderDeviceConfiguration(device, template.value, scope);
-      if (rendered.issue) {
-        plan.errors.push(rendered.issue);
-        continue;
-      }
-      planned.configuration = { ...rendered.value, template: template.value.name, hash: configurationHash(rendered.value) };
+    if (configuration.value) {
+      const { template, rendered } = configuration.value;
+      planned.configuration = { ...rendered, template: template.name, hash: configurationHash(rendered) };
     }
     plan.devices.push(planned);
   }

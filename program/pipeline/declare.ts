@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
-import { DeviceConfigurationSet, ImageRelease, MenderDeployment } from '../provider/resources';
-import type { RolloutPolicy } from '../provider/types';
+import { DeviceConfigurationSet, ImageRelease, MenderDeployment } from '../../provider/resources';
+import type { RolloutPolicy } from '../../provider/types';
 import { Plan, PlannedConfiguration, PlannedDevice } from './plan';
 
 export interface DeviceSummary {
@@ -11,6 +11,12 @@ export interface DeviceSummary {
   deviceType: string;
   desiredImage: string;
   configurationHash: string | null;
+  /**
+   * The configuration's secret keys (their values are not in the hash), so that `fleet status`
+   * can hash what Mender holds and compare it with Git's. Absent when the device is not configured,
+   * and in the outputs of stacks applied before it was recorded.
+   */
+  configurationSecretKeys?: string[];
 }
 
 export interface ConfigurationBatch {
@@ -118,6 +124,7 @@ export function declareFleet(plan: Plan, rollout: RolloutPolicy, options: { devi
         deviceType: d.deviceType,
         desiredImage: d.desiredImage,
         configurationHash: d.configuration?.hash ?? null,
+        ...(d.configuration ? { configurationSecretKeys: d.configuration.secretKeys } : {}),
       },
     ]),
   );

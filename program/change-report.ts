@@ -1,12 +1,14 @@
-// The fleet plan: what an `up` of a ring's stack would do, in the fleet's terms (images per
-// device type and group, devices joining and leaving the ring, configuration keys, devices
-// Mender does not know, the promotion gate's verdict). A pure function of what `fleet plan`
-// gathered; rendering it as text or Markdown is program/plan-report.ts.
+// The change report `fleet plan` prints: what an `up` of a ring's stack would change, in the
+// fleet's terms (images per device type and group, devices joining and leaving the ring,
+// configuration keys, devices Mender does not know, the promotion gate's verdict). The planner's
+// `Plan` (pipeline/plan.ts) is the desired state; this compares it with the stack's last update and with
+// Mender. A pure function of what `fleet plan` gathered; program/plan-report.ts renders it.
 import { nameAFew } from '../provider/name-a-few';
 import { FleetDescription } from './description/load';
 import { FleetIssue, formatIssue } from './description/issues';
-import { FleetFacts, Plan, PlannedDevice } from './plan';
-import { imagesToDeploy, PromotionResult } from './promotion';
+import type { ObservedConfiguration } from './health';
+import { FleetFacts, Plan, PlannedDevice } from './pipeline/plan';
+import { imagesToDeploy, PromotionResult } from './pipeline/gate';
 
 /** One device as the stack's last update applied it (the `devices` output). */
 export interface AppliedDevice {
@@ -17,13 +19,10 @@ export interface AppliedDevice {
   configurationHash?: string | null;
 }
 
-/** A device's configuration as Mender holds it: what was set for it and what it reported. */
-export interface MenderConfiguration {
-  configured: Record<string, string>;
-  reported: Record<string, string>;
-}
+/** A device's configuration as Mender holds it (health.ts's observed configuration). */
+export type MenderConfiguration = ObservedConfiguration;
 
-export interface FleetPlanInput {
+export interface ChangeReportInput {
   stack: string;
   ring: string;
   /** Errors of the offline validation; the fleet is undefined when there are any. */
@@ -90,7 +89,7 @@ export type GateVerdict =
       invalidOverrides: string[];
     };
 
-export interface FleetPlan {
+export interface ChangeReport {
   stack: string;
   ring: string;
   /** Why an up would stop before anything reaches Mender; empty when it would run. */
@@ -152,7 +151,7 @@ function configurationPlan(device: PlannedDevice, mender: MenderConfiguration | 
   return { device: device.id, added, removed, changed, secret, created: Object.keys(current).length === 0 };
 }
 
-function gateVerdict(input: FleetPlanInput, planned: boolean): GateVerdict {
+function gateVerdict(input: ChangeReportInput, planned: boolean): GateVerdict {
   if (!planned) return { kind: 'not-checked' };
   if (!input.gate) return { kind: 'none' };
   const { gate } = input;
@@ -170,12 +169,12 @@ function gateVerdict(input: FleetPlanInput, planned: boolean): GateVerdict {
   };
 }
 
-/** The fleet plan of one ring: the planner's plan compared with the stack's last update and with Mender. */
-export function fleetPlan(input: FleetPlanInput): FleetPlan {
+/** The change report of one ring: the planner's plan compared with the stack's last update and with Mender. */
+export function changeReport(input: ChangeReportInput): ChangeReport {
   const { plan, fleet, facts } = input;
   const errors = [...input.issues, ...(plan?.errors ?? [])].map(formatIssue);
   const planned = plan !== undefined && plan.errors.length === 0;
-  const result: FleetPlan = {
+  const result: ChangeReport = {
     stack: input.stack,
     ring: input.ring,
     stops: [],

@@ -2,11 +2,11 @@
 // deploy an image that has not finished successfully on that ring, unless the stack's
 // configuration carries an explicit override for the image, with a reason. The evidence is
 // Mender's own deployment history: the canary stack names its deployments
-// `canary:<artifact>:<device count>:<digest>` (provider/mender-deployment.ts, deploymentName).
-import { FINISHED_DEVICE_STATUSES } from '../provider/mender/observed';
-import { nonZeroCounts } from '../provider/rollout';
-import type { MenderClient } from '../provider/mender';
-import { nameAFew } from '../provider/name-a-few';
+// `canary:<artifact>:<device count>:<digest>` (provider/deployment-name.ts). The evidence is read
+// with the other facts before planning (pipeline/facts.ts); the verdict here is pure.
+import { isRingDeploymentOf } from '../../provider/deployment-name';
+import { FINISHED_DEVICE_STATUSES } from '../../provider/mender/observed';
+import { nameAFew } from '../../provider/name-a-few';
 import type { Plan } from './plan';
 
 /** One Mender deployment of the earlier ring. */
@@ -68,8 +68,7 @@ const total = (stats: Record<string, number>) => Object.values(stats).reduce((su
  * no failed or aborted device. Returns undefined when it did, else what it shows.
  */
 export function ringVerdict(sourceRing: string, image: string, deployments: RingDeployment[]): string | undefined {
-  const prefix = `${sourceRing}:${image}:`;
-  const own = deployments.filter((d) => d.name.startsWith(prefix) && d.artifactName === image).sort((a, b) => b.created.localeCompare(a.created));
+  const own = deployments.filter((d) => isRingDeploymentOf({ name: d.name, artifact_name: d.artifactName }, sourceRing, image)).sort((a, b) => b.created.localeCompare(a.created));
   if (own.length === 0) return `no ${sourceRing} deployment of it`;
   const finished = own.find((d) => d.status === 'finished');
   if (!finished) {
@@ -132,32 +131,14 @@ export function parseOverrides(raw: unknown): PromotionOverride[] {
   });
 }
 
-/** The earlier ring's deployments, read from Mender (reads only: preview stays side-effect free). */
-export async function ringDeployments(client: MenderClient, sourceRing: string, images: string[]): Promise<RingDeployment[]> {
-  if (images.length === 0) return [];
-  const wanted = new Set(images);
-  const all = (await client.listAllDeployments()).filter((d) => d.type !== 'configuration' && d.name.startsWith(`${sourceRing}:`) && wanted.has(d.artifact_name));
-  return client.mapLimited(all, async (d) => ({
-    id: d.id,
-    name: d.name,
-    artifactName: d.artifact_name,
-    status: d.status,
-    created: d.created,
-    statistics: nonZeroCounts(await client.getDeploymentStatistics(d.id)),
-  }));
-}
+/** The gate's verdict for a plan: undefined when the ring promotes from no other. */
+export type GateResult = (PromotionResult & { sourceRing: string }) | undefined;
 
 /**
- * The gate as the program runs it: reads the evidence for the images this ring would deploy and
- * returns the violations (empty when the ring promotes from no other).
+ * The gate as the program runs it, from the earlier ring's deployments gathered with the
+ * fleet's facts (pipeline/facts.ts): the violations, overrides used and invalid overrides.
  */
-export async function enforcePromotionGate(
-  client: MenderClient,
-  plan: Pick<Plan, 'ring' | 'devices'>,
-  config: { promoteFrom?: string; overrides?: unknown },
-): Promise<(PromotionResult & { sourceRing: string }) | undefined> {
-  const sourceRing = promotionSource(plan.ring, config.promoteFrom);
-  if (!sourceRing) return undefined;
-  const deployments = await ringDeployments(client, sourceRing, [...imagesToDeploy(plan).keys()]);
-  return { sourceRing, ...checkPromotion(plan, sourceRing, deployments, parseOverrides(config.overrides)) };
+export function promotionGate(plan: Pick<Plan, 'devices'>, source: { ring: string; deployments: RingDeployment[] } | undefined, overrides: PromotionOverride[]): GateResult {
+  if (!source) return undefined;
+  return { sourceRing: source.ring, ...checkPromotion(plan, source.ring, source.deployments, overrides) };
 }

@@ -1,0 +1,144 @@
+// `fleet plan` and the following `pulumi up` read the stack's settings the same way (one
+// pipeline, program/pipeline/): a stack with fleet:defaultRing, fleet:templates and fleet:strict
+// set gets from the plan the devices, images and configurations the up then declares. Before the
+// pipeline was shared, `fleet plan` passed neither strict nor templates to validation and no
+// defaultRing to the planner: it refused a valid fleet, let a strict one's stale host_vars pass,
+// and put the devices naming no ring in the wrong ring.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { gatherChangeReport } from '../../cli/plan';
+import type { ChangeReport } from '../../program/change-report';
+import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
+import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { step } from '../helpers/step';
+
+const TOKEN = 'plan-settings-token-7c1d';
+const PI4 = 'pi4-v3-arm64';
+const A = 'a1a1a1a1-0000-4000-8000-0000000000a1'; // Git puts it in production
+const B = 'b2b2b2b2-0000-4000-8000-0000000000b2'; // names no ring: the stack's default ring
+const C = 'c3c3c3c3-0000-4000-8000-0000000000c3'; // names no ring, configured from the stack's template folder
+const STALE = 'd4d4d4d4-0000-4000-8000-0000000000d4'; // host_vars only, not in the inventory
+
+const world = {
+  artifacts: [
+    { name: 'pi4-2026.10', device_types: [PI4] },
+    { name: 'pi4-2026.11', device_types: [PI4] },
+  ],
+  devices: [A, B, C].map((id) => ({ id, device_type: PI4, artifact_name: 'pi4-2026.10' })),
+  tokens: [TOKEN],
+  users: [],
+};
+
+const fleetFiles: Record<string, string> = {
+  'inventory.yml': ['all:', '  children:', '    pi4:', '      hosts:', `        ${A}:`, `        ${B}:`, `        ${C}:`, ''].join('\n'),
+  'group_vars/all.yml': ['os_image:', `  - device_type: ${PI4}`, '    image_name: pi4-2026.11', ''].join('\n'),
+  [`host_vars/${A}.yml`]: 'subscribed_branch: production\n',
+  [`host_vars/${C}.yml`]: ['configuration:', '  template: kiosk.json', '  parameters:', '    kiosk_url: https://example.org/lab', ''].join('\n'),
+  // Only fleet:templates finds it: the default folders are templates/ and roles/apply_configuration/templates/.
+  'device-config/kiosk.json': '{\n  "kiosk_url": "{{ kiosk_url }}"\n}\n',
+};
+const STALE_HOST_VARS = `host_vars/${STALE}.yml`;
+
+/** What the stack declared: its `devices` output after an up. */
+interface Declared {
+  ring: string;
+  desiredImage: string;
+  configurationHash: string | null;
+}
+
+/** The plan in the terms the outputs give: the devices of the ring, each one's image, and which get a configuration. */
+function planned(plan: ChangeReport) {
+  const images = Object.fromEntries(plan.images.flatMap((i) => i.devices.map((d) => [d, i.image])));
+  return {
+    devices: plan.joining.map((m) => m.device).sort(),
+    images,
+    configured: plan.configurations.map((c) => c.device).sort(),
+  };
+}
+
+describe('fleet plan and up agree on a stack with fleet:defaultRing, fleet:templates and fleet:strict', () => {
+  let ws: PulumiWorkspace;
+  let emu: EmulatorHandle;
+  let work: string;
+  let fleetDir: string;
+  let configFile: string;
+
+  beforeAll(async () => {
+    emu = await emulatorFor(world, TOKEN);
+    ws = pulumiWorkspace();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-plan-settings-'));
+    fleetDir = path.join(work, 'fleet');
+    for (const [name, text] of Object.entries(fleetFiles)) {
+      fs.mkdirSync(path.dirname(path.join(fleetDir, name)), { recursive: true });
+      fs.writeFileSync(path.join(fleetDir, name), text);
+    }
+    const salt = /^encryptionsalt: .*$/m.exec(fs.readFileSync(path.join(repoRoot, 'Pulumi.canary.yaml'), 'utf8'))![0];
+    configFile = path.join(work, 'Pulumi.canary.yaml');
+    fs.writeFileSync(
+      configFile,
+      [
+        'config:',
+        '  fleet:branch: canary',
+        '  fleet:defaultRing: canary',
+        '  fleet:templates: device-config',
+        '  fleet:strict: true',
+        `  fleet:path: ${fleetDir}`,
+        '  fleet:pollMilliseconds: 100',
+        '  fleet:rolloutTimeoutSeconds: 60',
+        salt,
+        '',
+      ].join('\n'),
+    );
+    Object.assign(ws.env, { PULUMI_CONFIG_PASSPHRASE: 'mender-fleet-local-demo', MENDER_SERVER_URL: emu.emulator.url, MENDER_ACCESS_TOKEN: TOKEN });
+    await ws.ok(['stack', 'init', 'canary']);
+  });
+
+  afterAll(async () => {
+    await ws?.run(['stack', 'rm', 'canary', '--yes', '--force', '--preserve-config']);
+    ws?.dispose();
+    await emu?.emulator.close();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('plans what the up declares, and refuses what the up refuses', async () => {
+    await step('with fleet:strict, both refuse host_vars of a device not in the inventory', async () => {
+      fs.writeFileSync(path.join(fleetDir, STALE_HOST_VARS), 'subscribed_branch: canary\n');
+      const plan = await gatherChangeReport({ stack: 'canary', env: ws.env, configFile });
+      const stale = `${STALE_HOST_VARS}:1: device ${STALE} is not in the inventory; add it to a group in inventory.yml`;
+      expect(plan.errors).toEqual([stale]);
+      expect(plan.stops).toHaveLength(1);
+      await emu.clearRequests();
+      const up = await ws.run(['up', '--yes', '--stack', 'canary', '--config-file', configFile]);
+      expect(up.code).not.toBe(0);
+      expect(up.stdout + up.stderr).toContain(stale);
+      expect(mutating(await emu.requests())).toEqual([]);
+      fs.rmSync(path.join(fleetDir, STALE_HOST_VARS));
+    });
+
+    let plan: ChangeReport;
+    await step('fleet plan puts the devices naming no ring in the default ring, configured from fleet:templates', async () => {
+      await emu.clearRequests();
+      plan = await gatherChangeReport({ stack: 'canary', env: ws.env, configFile });
+      expect(mutating(await emu.requests())).toEqual([]);
+      expect(plan.errors).toEqual([]);
+      expect(plan.stops).toEqual([]);
+      expect(planned(plan)).toEqual({ devices: [B, C], images: { [B]: 'pi4-2026.11', [C]: 'pi4-2026.11' }, configured: [C] });
+      expect(plan.joining.map((m) => [m.device, m.reason, m.ring])).toEqual([
+        [B, 'default', 'canary'],
+        [C, 'default', 'canary'],
+      ]);
+    });
+
+    await step('the up declares the same devices, images and configurations', async () => {
+      await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile]);
+      const outputs = JSON.parse((await ws.ok(['stack', 'output', 'devices', '--json', '--show-secrets', '--stack', 'canary'])).stdout) as Record<string, Declared>;
+      expect({
+        devices: Object.keys(outputs).sort(),
+        images: Object.fromEntries(Object.entries(outputs).map(([id, d]) => [id, d.desiredImage])),
+        configured: Object.keys(outputs).filter((id) => outputs[id].configurationHash !== null).sort(),
+      }).toEqual(planned(plan));
+      for (const declared of Object.values(outputs)) expect(declared.ring).toBe('canary');
+    });
+  }, 600_000);
+});
