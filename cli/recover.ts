@@ -237,7 +237,7 @@ export async function recover(opts: RecoverOptions): Promise<RecoverOutcome> {
 export function registerRecoverCommand(program: Command): void {
   program
     .command('recover')
-    .description('After an interrupted `pulumi up`: stop what it left running on this host, remove its stale lock (file, s3, gs, azblob backends) or cancel it (Pulumi Cloud), drop its pending operations, never touching a live update')
+    .description('after an interrupted `pulumi up`: stop what it left running on this host, remove its stale lock (file, s3, gs, azblob backends) or cancel it (Pulumi Cloud), drop its pending operations, never touching a live update')
     .requiredOption('--stack <ring>', 'the stack (ring) to recover')
     .option('--min-age <seconds>', 'refuse a lock of another host (on Pulumi Cloud: a running update) younger than this (its process cannot be checked from here; on this host the process decides)', '600')
     .option(

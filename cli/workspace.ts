@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LocalWorkspace, LocalWorkspaceOptions, PulumiCommand, Stack } from '@pulumi/pulumi/automation';
+import { LocalWorkspace, LocalWorkspaceOptions, PulumiCommand, Stack, StackNotFoundError } from '@pulumi/pulumi/automation';
 import { projectRoot } from '../provider/project-root';
 
 /** The project folder (where Pulumi.yaml is). */
@@ -78,7 +78,30 @@ export async function projectWorkspace(env: NodeJS.ProcessEnv = process.env, opt
 /** A ring's stack of the fleet project (or of the project in `workDir`); `create` makes it when missing. */
 export async function ringStack(stackName: string, env: NodeJS.ProcessEnv = process.env, options: { create?: boolean; workDir?: string } = {}): Promise<Stack> {
   const workspace = await projectWorkspace(env, { workDir: options.workDir ?? repoRoot });
-  return options.create ? Stack.createOrSelect(stackName, workspace) : Stack.select(stackName, workspace);
+  if (options.create) return Stack.createOrSelect(stackName, workspace);
+  try {
+    return await Stack.select(stackName, workspace);
+  } catch (error) {
+    if (error instanceof StackNotFoundError || /no stack named/.test(String((error as Error).message))) throw new NoSuchStackError(stackName, workspace.envVars.PULUMI_BACKEND_URL);
+    throw error;
+  }
+}
+
+/** A command that reads a stack found none: it says what to run instead of the engine's dump. */
+export class NoSuchStackError extends Error {
+  constructor(readonly stackName: string, backend: string | undefined) {
+    super(
+      `there is no stack ${stackName} on ${backend ? backend.replace(/\/\/[^/@]*@/, '//') : 'the backend'} yet. ` +
+        `Create it with: npm run pulumi -- stack init ${stackName} (then set its mender:serverUrl and mender:token, ` +
+        `README "Your first real ring"); or, if it lives in another backend, set PULUMI_BACKEND_URL to that backend.`,
+    );
+    this.name = 'NoSuchStackError';
+  }
+}
+
+/** Whether a CLI failure says the stack does not exist. */
+export function isNoSuchStack(result: CliResult): boolean {
+  return result.code !== 0 && /no stack named/.test(result.stderr + result.stdout);
 }
 
 export interface CliResult {
@@ -103,6 +126,11 @@ export async function pulumiCli(args: string[], options: { env?: NodeJS.ProcessE
 /** pulumiCli's stdout as JSON; a failure throws with the CLI's own message. */
 export async function pulumiCliJson<T>(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<T> {
   const result = await pulumiCli(args, options);
+  const stackAt = args.indexOf('--stack');
+  if (stackAt >= 0 && isNoSuchStack(result)) {
+    const { envVars } = await engineAndEnv(options.env ?? process.env);
+    throw new NoSuchStackError(args[stackAt + 1], envVars.PULUMI_BACKEND_URL);
+  }
   if (result.code !== 0) throw new Error(`pulumi ${args.join(' ')} failed: ${(result.stderr || result.stdout).trim()}`);
   return JSON.parse(result.stdout) as T;
 }
