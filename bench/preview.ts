@@ -15,7 +15,8 @@ import * as path from 'node:path';
 import { startEmulator } from '../emulator';
 
 const repoRoot = path.resolve(__dirname, '..');
-const TOKEN = 'bench-token';
+// The demo world's personal access token (demo/world.yaml).
+const TOKEN = 'demo-personal-access-token';
 const PASSPHRASE = 'mender-fleet-local-demo';
 
 interface Sample { wall: number; cpu: number }
@@ -57,8 +58,8 @@ async function main() {
     };
     fs.mkdirSync(path.join(work, 'state'));
     // The demo's canary stack, applied once: its preview then changes nothing.
-    execFileSync(pulumi, ['stack', 'init', 'canary', '--non-interactive'], { cwd: repoRoot, env, stdio: 'ignore' });
-    execFileSync(pulumi, ['up', '--yes', '--skip-preview', '--stack', 'canary', '--non-interactive', '--suppress-progress'], { cwd: repoRoot, env, stdio: 'ignore' });
+    execFileSync(pulumi, ['stack', 'init', 'canary', '--non-interactive'], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(pulumi, ['up', '--yes', '--skip-preview', '--stack', 'canary', '--non-interactive', '--suppress-progress'], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
     // The bare program: one exported value, the project's node_modules.
     const bare = path.join(work, 'bare');
     fs.mkdirSync(bare);

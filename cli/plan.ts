@@ -3,11 +3,12 @@
 // what the stack applied last and what Mender holds as each device's configuration, with read
 // requests only; program/change-report.ts and program/plan-report.ts turn that into the change report.
 import { Command } from 'commander';
-import { changeReport, ChangeReport, MenderConfiguration } from '../program/change-report';
+import { changeReport, ChangeReport, MenderConfiguration, RecordedDeployment } from '../program/change-report';
 import { planMarkdown, planText } from '../program/plan-report';
 import { MenderConnection, runPipeline } from '../program/pipeline/run';
 import { deviceConfigurations } from '../provider/mender/observed';
 import { stackSettings } from './stack-pipeline';
+import { ringStack } from './workspace';
 import { appliedDevices } from './status';
 
 export interface PlanOptions {
@@ -15,6 +16,27 @@ export interface PlanOptions {
   env?: NodeJS.ProcessEnv;
   /** A stack configuration file other than Pulumi.<stack>.yaml (pulumi's --config-file). */
   configFile?: string;
+}
+
+/** The dynamic resource type of MenderDeployment (provider/resources.ts: module `mender`). */
+const MENDER_DEPLOYMENT_TYPE = 'pulumi-nodejs:dynamic/mender:MenderDeployment';
+
+/** The stack's MenderDeployments as its state records them, by image: what a plain `up` diffs against. */
+export async function recordedDeployments(stack: string, env: NodeJS.ProcessEnv): Promise<Map<string, RecordedDeployment>> {
+  const exported = await (await ringStack(stack, env)).exportStack();
+  const resources = ((exported.deployment as { resources?: { type: string; outputs?: Record<string, unknown> }[] }).resources ?? []);
+  const recorded = new Map<string, RecordedDeployment>();
+  for (const resource of resources) {
+    const o = resource.outputs;
+    if (resource.type !== MENDER_DEPLOYMENT_TYPE || !o || typeof o.artifactName !== 'string') continue;
+    recorded.set(o.artifactName, {
+      devices: Array.isArray(o.devices) ? (o.devices as string[]) : [],
+      outOfSync: Array.isArray(o.outOfSync) ? (o.outOfSync as string[]) : [],
+      namePrefix: typeof o.namePrefix === 'string' ? o.namePrefix : undefined,
+      rollout: o.rollout,
+    });
+  }
+  return recorded;
 }
 
 /** Everything `fleet plan` reads, then the plan. Sends no mutating request to Mender. */
@@ -39,7 +61,8 @@ export async function gatherChangeReport(options: PlanOptions): Promise<ChangeRe
       // A device deviceconfig knows nothing of yet holds no configuration.
       if (state) configurations.set(id, { configured: state.configured, reported: state.reported });
     }
-    return changeReport({ ...planned, gate: run.gate, configurations });
+    const recorded = applied === undefined ? undefined : { deployments: await recordedDeployments(options.stack, env), rollout: settings.rollout };
+    return changeReport({ ...planned, gate: run.gate, configurations, recorded });
   } finally {
     mender.close();
   }

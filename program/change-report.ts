@@ -19,6 +19,20 @@ export interface AppliedDevice {
   configurationHash?: string | null;
 }
 
+/**
+ * An image's MenderDeployment as the stack last recorded it (its outputs in the state): what a
+ * plain `up` compares the program's inputs with. A plain `up` reads nothing live for it, so a
+ * device that changed image since the last refresh is redeployed only when the resource changes
+ * for another reason, or by `up --refresh`.
+ */
+export interface RecordedDeployment {
+  devices: string[];
+  /** Devices the last create, update or refresh found not running the image. */
+  outOfSync: string[];
+  namePrefix?: string;
+  rollout?: unknown;
+}
+
 /** A device's configuration as Mender holds it (health.ts's observed configuration). */
 export type MenderConfiguration = ObservedConfiguration;
 
@@ -36,12 +50,19 @@ export interface ChangeReportInput {
   applied?: Record<string, AppliedDevice>;
   /** Mender's configuration of the devices the plan configures. */
   configurations: ReadonlyMap<string, MenderConfiguration>;
+  /** The stack's MenderDeployments by image, and the rollout settings the program declares; absent: not known (a plain up is taken to act). */
+  recorded?: { deployments: ReadonlyMap<string, RecordedDeployment>; rollout: unknown };
 }
 
 export interface ImagePlan {
   image: string;
-  /** Devices that get the image: they should run it and do not yet. */
+  /** Devices that get the image: they should run it and do not yet (as Mender says now). */
   devices: string[];
+  /**
+   * Those of them a plain `up` leaves alone, because the image's MenderDeployment is unchanged
+   * since the stack last recorded it: only `up --refresh` (or a later change) deploys to them.
+   */
+  onlyWithRefresh: string[];
   /** Devices of the ring that should run it and already do. */
   alreadyRunning: number;
   /** The devices getting it, counted by device type and group. */
@@ -118,7 +139,32 @@ function countBy<T>(items: T[], key: (item: T) => string): Map<string, number> {
   return counts;
 }
 
-function imagePlans(devices: PlannedDevice[]): ImagePlan[] {
+/** Equal as JSON with the keys of every map in order (the state's maps come back sorted). */
+function sameValue(a: unknown, b: unknown): boolean {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify(canonical(a ?? null)) === JSON.stringify(canonical(b ?? null));
+}
+
+/**
+ * Whether a plain `up` updates the image's MenderDeployment: as its diff decides
+ * (provider/mender-deployment.ts), from the recorded outputs and the inputs the program declares.
+ */
+function plainUpActs(recorded: ChangeReportInput['recorded'], ring: string, image: string, devices: string[]): boolean {
+  const state = recorded?.deployments.get(image);
+  if (!recorded || !state) return true;
+  const wanted = [...new Set(devices)].sort();
+  const had = [...new Set(state.devices)].sort();
+  return (
+    JSON.stringify(had) !== JSON.stringify(wanted) ||
+    state.outOfSync.some((id) => wanted.includes(id)) ||
+    !sameValue(state.rollout, recorded.rollout) ||
+    (state.namePrefix !== undefined && state.namePrefix !== ring)
+  );
+}
+
+function imagePlans(devices: PlannedDevice[], plan: Plan, recorded: ChangeReportInput['recorded']): ImagePlan[] {
+  const deploymentDevices = new Map(plan.deployments.map((d) => [d.image, d.devices]));
   const byImage = new Map<string, PlannedDevice[]>();
   for (const device of devices) {
     const same = byImage.get(device.desiredImage) ?? [];
@@ -134,7 +180,8 @@ function imagePlans(devices: PlannedDevice[]): ImagePlan[] {
     const from = [...countBy(getting, (d) => d.runningImage ?? '')]
       .map(([running, n]) => ({ image: running === '' ? undefined : running, devices: n }))
       .sort((a, b) => b.devices - a.devices || (a.image ?? '').localeCompare(b.image ?? ''));
-    return { image, devices: getting.map((d) => d.id), alreadyRunning: all.length - getting.length, byTypeAndGroup, from };
+    const acts = plainUpActs(recorded, plan.ring, image, deploymentDevices.get(image) ?? all.map((d) => d.id));
+    return { image, devices: getting.map((d) => d.id), onlyWithRefresh: acts ? [] : getting.map((d) => d.id), alreadyRunning: all.length - getting.length, byTypeAndGroup, from };
   });
 }
 
@@ -181,7 +228,7 @@ export function changeReport(input: ChangeReportInput): ChangeReport {
     errors,
     warnings: (plan?.warnings ?? []).map(formatIssue),
     deviceCount: plan?.devices.length ?? 0,
-    images: plan ? imagePlans(plan.devices) : [],
+    images: plan ? imagePlans(plan.devices, plan, input.recorded) : [],
     firstApply: input.applied === undefined,
     joining: [],
     leaving: [],

@@ -2,6 +2,7 @@
 // and Markdown for a pull request comment, which GitHub cuts at 65,536 characters. The Markdown
 // keeps its summary and tables and collapses per-device lists in <details>; when they would not
 // fit in the limit, each list keeps what its share allows and counts the rest.
+import { nameAFew } from '../provider/name-a-few';
 import { ConfigurationPlan, ChangeReport, GateVerdict, MoveReason, RingMove } from './change-report';
 
 /** Below GitHub's 65,536-character comment limit, with room for the workflow's own lines. */
@@ -103,8 +104,15 @@ function gateLines(gate: GateVerdict): string[] {
 function summaryLines(plan: ChangeReport): string[] {
   const getting = plan.images.reduce((sum, i) => sum + i.devices.length, 0);
   const changedImages = plan.images.filter((i) => i.devices.length > 0).length;
+  const refreshOnly = plan.images.filter((i) => i.onlyWithRefresh.length > 0);
+  const refreshDevices = refreshOnly.reduce((sum, i) => sum + i.onlyWithRefresh.length, 0);
   const lines = [
     `images: ${getting === 0 ? 'no device gets a new image' : `${devicesDo(getting, 'get')} a new image (${changedImages} of ${plan.images.length} image${plan.images.length === 1 ? '' : 's'})`}; ${devices(plan.deviceCount)} in the ring`,
+    // What Mender says now against what the stack recorded at its last refresh: a plain up acts
+    // on the latter only.
+    ...(refreshDevices > 0
+      ? [`only with up --refresh: ${refreshDevices === getting ? (refreshDevices === 1 ? 'it' : 'all of them') : `${n(refreshDevices)} of them`} (${nameAFew(refreshOnly.map((i) => i.image))}): they run another image than the stack recorded at its last refresh, and a plain up leaves them`]
+      : []),
     plan.firstApply
       ? `ring: first apply of the stack, ${devicesDo(plan.joining.length, 'join')}`
       : `ring: ${devicesDo(plan.joining.length, 'join')}, ${devicesDo(plan.leaving.length, 'leave')}`,
@@ -131,6 +139,7 @@ export function planText(plan: ChangeReport): string {
     const from = image.from.map((f) => `${f.image ?? '(unknown)'}: ${n(f.devices)}`).join(', ');
     section(`Image ${image.image}: ${devicesDo(image.devices.length, 'get')} it, ${n(image.alreadyRunning)} already ${image.alreadyRunning === 1 ? 'runs' : 'run'} it`, [
       ...(from ? [`from ${from}`] : []),
+      ...(image.onlyWithRefresh.length > 0 ? [`only with up --refresh: ${image.onlyWithRefresh.length === image.devices.length ? 'all of them' : n(image.onlyWithRefresh.length)}`] : []),
       ...image.byTypeAndGroup.map((b) => `${b.deviceType} in ${b.group}: ${n(b.devices)}`),
       ...image.devices,
     ], true);

@@ -1,6 +1,7 @@
 // The fleet program end to end: the example fleet (fleet/) against the emulator seeded with
 // the demo's world, through the real engine. Preview and a second up send no mutating request;
 // only the devices of the stack's ring are touched; a broken fleet stops before Mender.
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +16,14 @@ const TOKEN = 'demo-personal-access-token';
 const world = parseWorld(fs.readFileSync(path.join(repoRoot, 'demo', 'world.yaml'), 'utf8'), 'demo/world.yaml');
 const CANARY = ['048312b5-0456-47a7-9e83-b636f4c0a689', '3fb4632b-96b9-475d-ac89-02255bd15b6f', '50a28c2e-3ee8-4559-a5b9-3ce47c881c5d', '5ef8c955-4f87-4243-adcd-160f70c3c45e'];
 const PRODUCTION = ['b8b311de-000e-4914-9a13-1d7e2e23bc5d', 'ed531b64-5108-4f1d-9879-f39f56054078', 'f4580afc-7195-4c8b-b35a-e0248e6bd894'];
+
+/** `fleet <args>` with the test's environment; a failure is a result. */
+function fleetCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(repoRoot, 'bin', 'fleet.js'), ...args], { cwd: repoRoot, env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
+  });
+}
 
 /** The OS image of every device, as the project tells it (a configured device's artifact_name is its configuration's). */
 async function running(emu: EmulatorHandle): Promise<Record<string, string | undefined>> {
@@ -107,6 +116,27 @@ describe('the fleet program against the emulator', () => {
       const { stdout } = await ws.ok(['up', '--yes', '--stack', 'canary']);
       expect(stdout).toMatch(/11 unchanged/);
       expect(mutating(await emu.requests())).toEqual([]);
+    });
+    await step('a device reflashed outside Git: fleet plan says only up --refresh redeploys it; a plain up leaves it, up --refresh redeploys it', async () => {
+      const device = '50a28c2e-3ee8-4559-a5b9-3ce47c881c5d';
+      const image = (await running(emu))[device]!;
+      await emu.admin('POST', `/devices/${device}/inventory`, { artifact_name: 'hand-flashed-1', 'rootfs-image.version': 'hand-flashed-1' });
+      await emu.clearRequests();
+      const plan = await fleetCli(['plan', '--stack', 'canary'], { ...process.env, ...ws.env });
+      expect(plan.code).toBe(0);
+      expect(plan.stdout).toContain(`  only with up --refresh: it (${image}): they run another image than the stack recorded at its last refresh, and a plain up leaves them\n`);
+      expect(plan.stdout).toContain(`\nImage ${image}: 1 device gets it`);
+      expect(mutating(await emu.requests())).toEqual([]);
+
+      const plain = await ws.ok(['up', '--yes', '--stack', 'canary']);
+      expect(plain.stdout).toMatch(/11 unchanged/);
+      expect(mutating(await emu.requests())).toEqual([]);
+      expect((await running(emu))[device]).toBe('hand-flashed-1');
+
+      const refreshed = await ws.ok(['up', '--yes', '--refresh', '--stack', 'canary']);
+      expect(refreshed.stdout).toMatch(/1 updated/);
+      expect(mutating(await emu.requests()).filter((r) => r.method === 'POST' && r.path === '/api/management/v1/deployments/deployments')).toHaveLength(1);
+      expect((await running(emu))[device]).toBe(image);
     });
     await step('leaves the tracked stack files as they were', () => {
       for (const [file, text] of stackFiles) expect(fs.readFileSync(path.join(repoRoot, file), 'utf8')).toBe(text);

@@ -64,16 +64,47 @@ describe('fleetPlan', () => {
   it('says per image how many devices get it, by device type and group, and what they run now', () => {
     const plan = changeReport(smallFleet());
     expect(plan.images).toEqual([
-      { image: 'pi3-2026.11', devices: [], alreadyRunning: 1, byTypeAndGroup: [], from: [] },
+      { image: 'pi3-2026.11', devices: [], onlyWithRefresh: [], alreadyRunning: 1, byTypeAndGroup: [], from: [] },
       {
         image: 'pi4-2026.11',
         devices: [PI4_A, PI4_B],
+        onlyWithRefresh: [],
         alreadyRunning: 0,
         byTypeAndGroup: [{ deviceType: 'pi4-v3-arm64', group: 'pi4', devices: 2 }],
         from: [{ image: 'pi4-2026.10', devices: 2 }],
       },
     ]);
     expect(plan.deviceCount).toBe(3);
+  });
+
+  it('tells what a plain up deploys from what only up --refresh would: a plain up diffs against the stack\'s last record, not Mender now', () => {
+    // The stack last recorded PI3 as running pi3-2026.11 (not out of sync); it has been reflashed since.
+    const input = smallFleet();
+    const reflashed: ChangeReportInput = {
+      ...input,
+      facts: { devices: new Map([...input.facts!.devices].map(([id, d]) => [id, id === PI3 ? { ...d, artifactName: 'pi3-2026.01' } : d])) },
+    };
+    reflashed.plan = planRing(reflashed.fleet!, reflashed.facts!, { ring: 'production', secrets: { env: { RUNNER_TOKEN: SECRET }, lookupEnv: new Set(['RUNNER_TOKEN']), config: {}, secretConfigKeys: new Set<string>() } });
+    const rollout = { maxFailureRatio: 0, timeoutSeconds: 900, pollSeconds: 2 };
+    const recorded = (deployments: [string, { devices: string[]; outOfSync: string[]; rollout?: unknown }][]) => ({ deployments: new Map(deployments.map(([k, v]) => [k, { namePrefix: 'production', ...v }])), rollout });
+    const pi3 = changeReport({ ...reflashed, recorded: recorded([['pi3-2026.11', { devices: [PI3], outOfSync: [], rollout: { pollSeconds: 2, timeoutSeconds: 900, maxFailureRatio: 0 } }]]) }).images[0];
+    expect(pi3).toMatchObject({ image: 'pi3-2026.11', devices: [PI3], onlyWithRefresh: [PI3] });
+    // The pi4 image is new to the stack: a plain up creates its deployment, for every device that needs it.
+    const both = changeReport({ ...reflashed, recorded: recorded([['pi3-2026.11', { devices: [PI3], outOfSync: [], rollout }]]) });
+    expect(both.images[1]).toMatchObject({ image: 'pi4-2026.11', onlyWithRefresh: [] });
+    expect(planText(both)).toContain('  only with up --refresh: 1 of them (pi3-2026.11): they run another image than the stack recorded at its last refresh, and a plain up leaves them\n');
+    // A plain up does act when the resource changes anyway: the device was recorded out of sync,
+    // the device list changed, or the rollout settings changed.
+    for (const state of [
+      { devices: [PI3], outOfSync: [PI3], rollout },
+      { devices: [PI3, GONE], outOfSync: [], rollout },
+      { devices: [PI3], outOfSync: [], rollout: { ...rollout, timeoutSeconds: 60 } },
+    ]) {
+      expect(changeReport({ ...reflashed, recorded: recorded([['pi3-2026.11', state]]) }).images[0].onlyWithRefresh).toEqual([]);
+    }
+    // Without the stack's record (never applied, or not read) nothing is claimed for refresh alone.
+    expect(changeReport(reflashed).images[0].onlyWithRefresh).toEqual([]);
+    expect(planText(changeReport(reflashed))).not.toContain('only with up --refresh');
   });
 
   it('names the devices joining and leaving the ring and why', () => {
