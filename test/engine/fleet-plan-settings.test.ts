@@ -142,3 +142,104 @@ describe('fleet plan and up agree on a stack with fleet:defaultRing, fleet:templ
     });
   }, 600_000);
 });
+
+/**
+ * What the program declares, from `pulumi preview --json --show-secrets`: each MenderDeployment's
+ * devices (device → image) and the devices of each DeviceConfigurationSet.
+ */
+function declaredByPreview(stdout: string) {
+  const preview = JSON.parse(stdout) as { steps?: { urn: string; newState?: { type: string; inputs?: Record<string, unknown> } }[] };
+  const images: Record<string, string> = {};
+  const configured: string[] = [];
+  for (const s of preview.steps ?? []) {
+    const state = s.newState;
+    if (!state?.inputs) continue;
+    if (state.type.endsWith(':MenderDeployment')) for (const d of state.inputs.devices as string[]) images[d] = state.inputs.artifactName as string;
+    if (state.type.endsWith(':DeviceConfigurationSet')) configured.push(...Object.keys(state.inputs.devices as Record<string, unknown>));
+  }
+  return { devices: Object.keys(images).sort(), images, configured: configured.sort() };
+}
+
+describe('fleet plan and the program agree for every fleet: key that changes what is declared', () => {
+  let ws: PulumiWorkspace;
+  let emu: EmulatorHandle;
+  let work: string;
+  let fleetDir: string;
+  let salt: string;
+
+  beforeAll(async () => {
+    emu = await emulatorFor(world, TOKEN);
+    ws = pulumiWorkspace();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-plan-keys-'));
+    fleetDir = path.join(work, 'fleet');
+    for (const [name, text] of Object.entries(fleetFiles)) {
+      fs.mkdirSync(path.dirname(path.join(fleetDir, name)), { recursive: true });
+      fs.writeFileSync(path.join(fleetDir, name), text);
+    }
+    // A second fleet folder, for fleet:path: every device in production.
+    const other = path.join(work, 'other-fleet');
+    fs.cpSync(fleetDir, other, { recursive: true });
+    fs.writeFileSync(path.join(other, 'group_vars', 'all.yml'), fleetFiles['group_vars/all.yml'] + 'subscribed_branch: production\n');
+    // And one for fleet:strict: host_vars of a device the inventory does not list.
+    const stale = path.join(work, 'stale-fleet');
+    fs.cpSync(fleetDir, stale, { recursive: true });
+    fs.writeFileSync(path.join(stale, STALE_HOST_VARS), 'subscribed_branch: canary\n');
+    salt = /^encryptionsalt: .*$/m.exec(fs.readFileSync(path.join(repoRoot, 'Pulumi.canary.yaml'), 'utf8'))![0];
+    Object.assign(ws.env, { PULUMI_CONFIG_PASSPHRASE: 'mender-fleet-local-demo', MENDER_SERVER_URL: emu.emulator.url, MENDER_ACCESS_TOKEN: TOKEN });
+    await ws.ok(['stack', 'init', 'canary']);
+  });
+
+  afterAll(async () => {
+    await ws?.run(['stack', 'rm', 'canary', '--yes', '--force', '--preserve-config']);
+    ws?.dispose();
+    await emu?.emulator.close();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Every case starts from these; a key set to undefined is left out. */
+  // Pulumi.yaml's default fleet:promoteFrom is canary: empty, the production ring has no gate but where a case sets one.
+  const base: Record<string, string | undefined> = { 'fleet:branch': 'production', 'fleet:defaultRing': 'production', 'fleet:templates': 'device-config', 'fleet:promoteFrom': '""' };
+  const cases: { key: string; config: Record<string, string | undefined>; refused?: RegExp }[] = [
+    { key: 'fleet:branch: production (A by Git, B and C by the default ring)', config: {} },
+    { key: 'fleet:branch: canary with fleet:defaultRing: canary (B and C)', config: { 'fleet:branch': 'canary', 'fleet:defaultRing': 'canary' } },
+    { key: 'fleet:defaultRing: canary on the production stack (A only)', config: { 'fleet:defaultRing': 'canary' } },
+    { key: 'fleet:path (another folder: every device in production by Git)', config: { 'fleet:path': '{work}/other-fleet', 'fleet:defaultRing': undefined } },
+    { key: 'fleet:templates unset (kiosk.json is only in device-config/)', config: { 'fleet:templates': undefined }, refused: /kiosk\.json/ },
+    { key: 'fleet:strict (host_vars of a device not in the inventory)', config: { 'fleet:strict': 'true', 'fleet:path': '{work}/stale-fleet' }, refused: /is not in the inventory/ },
+    { key: 'fleet:promoteFrom: canary (nothing finished on canary)', config: { 'fleet:promoteFrom': 'canary' }, refused: /promotion gate refuses pi4-2026.11|pi4-2026.11.*canary/ },
+    {
+      key: 'fleet:promotionOverride (lets the image through)',
+      config: { 'fleet:promoteFrom': 'canary', 'fleet:promotionOverride': '\n    - image: pi4-2026.11\n      reason: tested on the bench board' },
+    },
+    { key: 'fleet:devicesPerConfigurationSet: 1', config: { 'fleet:devicesPerConfigurationSet': '1' } },
+  ];
+
+  it('for each key, the plan\'s devices, images and configurations are what the program declares', async () => {
+    for (const c of cases) {
+      await step(c.key, async () => {
+        const configFile = path.join(work, 'Pulumi.canary.yaml');
+        const settings: Record<string, string | undefined> = { 'fleet:path': fleetDir, ...base, ...c.config, 'fleet:pollMilliseconds': '100', 'fleet:rolloutTimeoutSeconds': '60' };
+        const lines = Object.entries(settings).filter(([, v]) => v !== undefined).map(([k, v]) => `  ${k}:${v!.startsWith('\n') ? '' : ' '}${v!.replace('{work}', work)}`);
+        fs.writeFileSync(configFile, ['config:', ...lines, salt, ''].join('\n'));
+        await emu.clearRequests();
+        const plan = await gatherChangeReport({ stack: 'canary', env: ws.env, configFile });
+        const preview = await ws.run(['preview', '--json', '--show-secrets', '--stack', 'canary', '--config-file', configFile]);
+        expect(mutating(await emu.requests())).toEqual([]);
+        if (c.refused) {
+          expect([...plan.stops, ...plan.errors].join('\n')).toMatch(c.refused);
+          expect(preview.code).not.toBe(0);
+          expect(preview.stdout + preview.stderr).toMatch(c.refused);
+          // The same errors, word for word (--json escapes them inside its diagnostics).
+          const said = preview.stdout + preview.stderr;
+          for (const error of plan.errors) expect({ error, said: said.includes(error) || said.includes(JSON.stringify(error).slice(1, -1)) }).toEqual({ error, said: true });
+          return;
+        }
+        expect(plan.stops).toEqual([]);
+        expect(preview.code).toBe(0);
+        const declared = declaredByPreview(preview.stdout);
+        expect(declared.devices.length).toBeGreaterThan(0);
+        expect(planned(plan)).toEqual(declared);
+      });
+    }
+  }, 900_000);
+});
