@@ -92,6 +92,13 @@ describe('a ring of real mender daemons', () => {
   let fleetDir: string;
   let restoreClientFiles: (() => void) | undefined;
   const daemons = new Map<string, MenderDaemon>();
+  /** The daemons' requests the emulator refused, from every request log the scenario clears. */
+  const deviceErrors: LoggedRequest[] = [];
+  const keepDeviceErrors = async () => deviceErrors.push(...(await emu.requests()).filter((r) => r.path.startsWith('/api/devices/') && r.status >= 400));
+  const clearRequests = async () => {
+    await keepDeviceErrors();
+    await emu.clearRequests();
+  };
   const daemon = (d: Device): MenderDaemon => daemons.get(d.id)!;
 
   const writeFleet = (opts: { image: string; timezone: string }) => {
@@ -230,7 +237,7 @@ describe('a ring of real mender daemons', () => {
       expect(await fleetStatus()).toEqual(DEVICES.map((d) => [d.id, IMAGE_1, 'in sync', true]));
     });
     await step('a second up sends Mender no change', async () => {
-      await emu.clearRequests();
+      await clearRequests();
       const { stdout } = await upOk('nothing to do');
       expect(stdout).toMatch(/\d+ unchanged/);
       expect(stdout).not.toMatch(/\d+ (to )?(create|update|replace)/);
@@ -240,7 +247,7 @@ describe('a ring of real mender daemons', () => {
     await step('an image change converges every daemon on the new image', () =>
       withLogs(async () => {
         writeFleet({ image: IMAGE_2, timezone: 'Europe/Oslo' });
-        await emu.clearRequests();
+        await clearRequests();
         await upOk('new image');
         expect(softwareDeploymentsCreated(await emu.requests())).toHaveLength(1);
         for (const d of DEVICES) expect(installedOn(d)).toEqual({ file: IMAGE_2, provides: IMAGE_2 });
@@ -252,7 +259,7 @@ describe('a ring of real mender daemons', () => {
     await step('a configuration change reaches every daemon without a software deployment', () =>
       withLogs(async () => {
         writeFleet({ image: IMAGE_2, timezone: 'UTC' });
-        await emu.clearRequests();
+        await clearRequests();
         await upOk('new timezone');
         expect(softwareDeploymentsCreated(await emu.requests())).toEqual([]);
         for (const d of DEVICES) {
@@ -321,8 +328,11 @@ describe('a ring of real mender daemons', () => {
         // When the download ends, the client's next status report is refused (409: aborted at
         // the backend) and it installs nothing.
         for (const d of [A, B]) {
-          await waitFor(`the daemon of ${d.id} to see the abort`, () => (daemon(d).log().includes('deployment aborted at the backend') ? true : undefined), (STALL_SECONDS + 60) * 1000);
-          expect(imageLog(d).slice(imageLog(d).lastIndexOf('Download stalled'))).not.toContain('ArtifactInstall');
+          await waitFor(`the daemon of ${d.id} to see the abort`, () => (imageLog(d).at(-1) === 'ArtifactFailure' ? true : undefined), (STALL_SECONDS + 60) * 1000);
+          expect(imageLog(d).slice(imageLog(d).lastIndexOf('Download stalled'))).toEqual(['Download stalled', 'Download', 'ArtifactFailure']);
+          // The client's own account: still in its download state when the server refused it.
+          expect(daemon(d).log()).toContain('Status report rejected, deployment aborted at the backend');
+          expect(daemon(d).log()).toMatch(/update-store \[Download_Enter\] -> update-error \[ArtifactFailure\]/);
           expect(daemon(d).showProvides().artifact_name).toBe(IMAGE_REBOOT);
         }
         const devices = await emu.api<{ id: string; status: string }[]>('GET', `${DEPLOYMENTS}/${deployment.id}/devices`);
@@ -331,5 +341,16 @@ describe('a ring of real mender daemons', () => {
         expect(await running()).toEqual(everyDevice(IMAGE_REBOOT));
       }),
     );
+
+    await step('the emulator refused the daemons only what mender-server refuses them', async () => {
+      await keepDeviceErrors();
+      const refused = new Set(deviceErrors.map((r) => `${r.method} ${r.path.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<id>')} ${r.status}`));
+      expect([...refused].sort()).toEqual([
+        // The 3.4 client tries v2 first; deployments routes devices only under /api/devices/v1/deployments (api/http/routing.go).
+        'POST /api/devices/v2/deployments/device/deployments/next 404',
+        // A status report for an aborted device deployment: PutDeploymentStatusForDevice (api/http/api_deployments.go) answers ErrDeploymentAborted with 409.
+        'PUT /api/devices/v1/deployments/device/deployments/<id>/status 409',
+      ]);
+    });
   }, 1_200_000);
 });
