@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import type { World } from '../../emulator';
 import { ApiDeployment, EmulatorHandle, emulatorFor, LoggedRequest, mutating } from '../helpers/emulator';
 import { writeWithMenderArtifact } from '../helpers/mender-artifact-tool';
-import { clientUnavailable, IMAGE_MODULE_TYPE, ImageMetaData, INITIAL_ARTIFACT, installClientFiles, MenderDaemon, REBOOT_MODULE_TYPE, startDaemon } from '../helpers/mender-daemon';
+import { CLIENT_FILES_WAIT_MS, clientUnavailable, IMAGE_MODULE_TYPE, ImageMetaData, INITIAL_ARTIFACT, installClientFiles, MenderDaemon, REBOOT_MODULE_TYPE, startDaemon } from '../helpers/mender-daemon';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
 import { step } from '../helpers/step';
 import { MenderClient } from '../../provider/mender';
@@ -207,7 +207,8 @@ describe('a ring of real mender daemons', () => {
     writeFleet({ image: IMAGE_1, timezone: 'Europe/Oslo' });
     Object.assign(ws.env, { PULUMI_CONFIG_PASSPHRASE: 'mender-fleet-local-demo', MENDER_SERVER_URL: emu.emulator.url, MENDER_ACCESS_TOKEN: TOKEN, FLEET_PATH: fleetDir });
     await ws.ok(['stack', 'init', STACK]);
-  }, 300_000);
+    // installClientFiles may wait for another test file that has the client's fixed paths.
+  }, CLIENT_FILES_WAIT_MS + 300_000);
 
   afterAll(async () => {
     await ws?.run(['stack', 'rm', STACK, '--yes', '--force', '--preserve-config']);

@@ -132,10 +132,17 @@ async function lockClientFiles(timeoutMs: number): Promise<void> {
 }
 
 /**
+ * How long a run waits for another that has the fixed paths: jest runs two test files at once,
+ * and the real-device engine scenario (test/engine/real-devices.test.ts) holds them for its whole
+ * run, a few minutes. A hook that calls installClientFiles needs a timeout above this.
+ */
+export const CLIENT_FILES_WAIT_MS = 900_000;
+
+/**
  * Writes the client's fixed-path files (waiting for another run that has them) and returns a
  * function that puts back what was there (or removes them).
  */
-export async function installClientFiles(waitMs = 180_000): Promise<() => void> {
+export async function installClientFiles(waitMs = CLIENT_FILES_WAIT_MS): Promise<() => void> {
   await lockClientFiles(waitMs);
   const saved: Saved[] = [];
   const restore = (): void => {
