@@ -80,9 +80,12 @@ export interface ObservedDevice<A extends string> {
  * client then commits the configuration artifact's name as artifact_name
  * (datastore/datastore.go, CommitArtifactData), and that artifact clears only
  * `data-partition.mender-configure.*`, so the OS image is told by the `rootfs-image.version`
- * the client still provides (its inventory script mender-inventory-provides reports the
- * provides), as the name of the artifact that provides that version; without one, by the
- * artifact of the device's newest successful software deployment.
+ * the client still provides, as the name of the artifact that provides that version, when the
+ * device's inventory holds that attribute (an inventory script of the device's image may report
+ * it; the emulator's simulated devices do). Debian's mender-client 3.4 ships no such script and
+ * its inventory reports no provides (`mender show-provides` lists them, the inventory does not:
+ * test/emulator/real-client.test.ts), so for such a device the image is the artifact of its
+ * newest successful software deployment.
  */
 export async function devicesWithImages<A extends string>(
   client: MenderClient,

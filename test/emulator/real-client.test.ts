@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunningEmulator, startEmulator } from '../../emulator';
 import { writeWithMenderArtifact } from '../helpers/mender-artifact-tool';
-import { clientUnavailable, daemonKey, INITIAL_ARTIFACT, installClientFiles, MenderDaemon, REBOOT_MODULE_TYPE, SLOW_MODULE_TYPE, startDaemon } from '../helpers/mender-daemon';
+import { CLIENT_FILES_WAIT_MS, clientUnavailable, daemonKey, INITIAL_ARTIFACT, installClientFiles, MenderDaemon, REBOOT_MODULE_TYPE, SLOW_MODULE_TYPE, startDaemon } from '../helpers/mender-daemon';
 import { createMenderClient, runningImages } from '../../provider/mender';
 import { client, expectContract, TOKEN, waitFor } from './support';
 
@@ -79,7 +79,8 @@ beforeAll(async () => {
     },
   });
   api = client(emu.url);
-});
+  // installClientFiles may wait for another test file that has the client's fixed paths.
+}, CLIENT_FILES_WAIT_MS + 60_000);
 
 afterEach(async () => {
   // A failed test shows what the daemons said.

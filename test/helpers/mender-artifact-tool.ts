@@ -12,7 +12,7 @@ export interface ToolArtifactSpec {
   name: string;
   deviceTypes: string[];
   /** rootfs-image: the image file's content; module-image: its payload files. */
-  kind: { type: 'rootfs-image'; content: Buffer } | { type: 'module-image'; module: string; files: { name: string; content: Buffer | string }[] };
+  kind: { type: 'rootfs-image'; content: Buffer } | { type: 'module-image'; module: string; files: { name: string; content: Buffer | string }[]; metaData?: Readonly<Record<string, string | undefined>> };
   /** --software-version, when not the artifact's name (the tool's default). */
   softwareVersion?: string;
 }
@@ -28,6 +28,11 @@ export function writeWithMenderArtifact(spec: ToolArtifactSpec, dir = fs.mkdtemp
     args.push('-f', image);
   } else {
     args.push('-T', spec.kind.module);
+    if (spec.kind.metaData) {
+      const metaData = path.join(dir, `${spec.name}.meta-data.json`);
+      fs.writeFileSync(metaData, JSON.stringify(spec.kind.metaData));
+      args.push('-m', metaData);
+    }
     for (const file of spec.kind.files) {
       const at = path.join(dir, file.name);
       fs.writeFileSync(at, file.content);

@@ -16,6 +16,11 @@
 //   $MENDER_FLEET_WORK_DIR/rebooted (the machine is not rebooted);
 // - /usr/share/mender/modules/v3/fleet-test-slow: a module whose install takes a few seconds
 //   and which can roll back, each step noted in $MENDER_FLEET_WORK_DIR/slow.log.
+// - /usr/share/mender/modules/v3/fleet-test-image: the engine scenario's stand-in for an OS
+//   image (see IMAGE_MODULE_TYPE);
+// - /usr/share/mender/inventory/mender-inventory-fleet-configure: the test's stand-in for the
+//   mender-configure add-on's inventory script, which reports the applied configuration to
+//   deviceconfig (see CONFIGURE_REPORT_SCRIPT).
 // The client ignores ModulesPath in mender.conf (3.4 loads it as /usr/share/mender/modules/v3),
 // so the tests' module goes there, next to the ones Debian ships (single-file, script).
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -37,6 +42,35 @@ export const SLOW_MODULE_TYPE = 'fleet-test-slow';
 const SLOW_MODULE = `/usr/share/mender/modules/v3/${SLOW_MODULE_TYPE}`;
 /** How long the slow module's ArtifactInstall takes. */
 export const SLOW_INSTALL_SECONDS = 4;
+/**
+ * A module standing for an OS image: ArtifactInstall copies the payload file `image.txt` to
+ * $MENDER_FLEET_WORK_DIR/image.txt (keeping the one before for ArtifactRollback, which it
+ * supports), each state noted in $MENDER_FLEET_WORK_DIR/image.log. Its meta-data (ImageMetaData)
+ * makes it fail on some devices or stall their download, so one artifact behaves differently on
+ * the devices of one deployment, as a bad image does on real hardware.
+ */
+export const IMAGE_MODULE_TYPE = 'fleet-test-image';
+const IMAGE_MODULE = `/usr/share/mender/modules/v3/${IMAGE_MODULE_TYPE}`;
+/** The fleet-test-image module's meta-data: device MACs separated by spaces, seconds as strings (mender-artifact's meta-data is JSON). */
+export type ImageMetaData = {
+  /** ArtifactInstall fails (exit 5, after fail_after_seconds) on these devices. */
+  fail_on?: string;
+  fail_after_seconds?: string;
+  /** The Download state waits download_seconds on these devices before the client reads the payload. */
+  slow_download_on?: string;
+  download_seconds?: string;
+};
+/**
+ * The mender-configure add-on (not packaged in Debian) reports the configuration it applied with
+ * its inventory script, through PUT /api/devices/v1/deviceconfig/configuration with the token it
+ * asks the daemon for over D-Bus. The daemons here run without D-Bus, so the stand-in gets its
+ * own token: an auth request signed with the daemon's key (as client/api/auth.go signs it), which
+ * deviceauth answers for the daemon's accepted auth set. It prints no attribute, and reports only
+ * when device-config.json changed since its last report.
+ */
+const CONFIGURE_REPORT_SCRIPT = '/usr/share/mender/inventory/mender-inventory-fleet-configure';
+/** Programs the test's stand-in scripts run. */
+const SCRIPT_TOOLS = ['jq', 'openssl', 'curl'];
 
 /** What a fixed path held before the test wrote it (undefined: nothing). */
 type Saved = { file: string; content?: Buffer; mode?: number };
@@ -47,6 +81,14 @@ export function clientUnavailable(): string | undefined {
     execFileSync(MENDER_BIN, ['--version'], { stdio: 'ignore' });
   } catch {
     return `the mender client (${MENDER_BIN}) is not installed: run scripts/mender-tools as root, or 'sudo apt-get install mender-client'`;
+  }
+  for (const tool of SCRIPT_TOOLS) {
+    try {
+      // `command -v`: openssl has no --version.
+      execFileSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { stdio: 'ignore' });
+    } catch {
+      return `the test's stand-in update module and inventory script run ${SCRIPT_TOOLS.join(', ')}; ${tool} is missing: 'sudo apt-get install ${SCRIPT_TOOLS.join(' ')}'`;
+    }
   }
   if (process.getuid?.() !== 0) {
     return 'the mender client reads its identity script and artifact_info only from /usr/share/mender and /etc/mender: the test must run as root to write them';
@@ -90,10 +132,17 @@ async function lockClientFiles(timeoutMs: number): Promise<void> {
 }
 
 /**
+ * How long a run waits for another that has the fixed paths: jest runs two test files at once,
+ * and the real-device engine scenario (test/engine/real-devices.test.ts) holds them for its whole
+ * run, a few minutes. A hook that calls installClientFiles needs a timeout above this.
+ */
+export const CLIENT_FILES_WAIT_MS = 900_000;
+
+/**
  * Writes the client's fixed-path files (waiting for another run that has them) and returns a
  * function that puts back what was there (or removes them).
  */
-export async function installClientFiles(waitMs = 180_000): Promise<() => void> {
+export async function installClientFiles(waitMs = CLIENT_FILES_WAIT_MS): Promise<() => void> {
   await lockClientFiles(waitMs);
   const saved: Saved[] = [];
   const restore = (): void => {
@@ -170,6 +219,54 @@ export async function installClientFiles(waitMs = 180_000): Promise<() => void> 
         'esac\n',
       0o755,
     );
+    write(
+      IMAGE_MODULE,
+      '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
+        ': "${MENDER_FLEET_WORK_DIR:?MENDER_FLEET_WORK_DIR is not set}"\n' +
+        'mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
+        'cd "$MENDER_FLEET_WORK_DIR"\n' +
+        'note() { echo "$*" >> image.log; }\n' +
+        'meta() { jq -r --arg k "$1" \'.[$k] // ""\' "$2/header/meta-data" 2>/dev/null || true; }\n' +
+        'pause() { s=$(meta "$1" "$2"); sleep "${s:-0}"; }\n' +
+        'here() { case " $1 " in *" $MENDER_FLEET_DEVICE_MAC "*) return 0 ;; esac; return 1; }\n' +
+        'case "$1" in\n' +
+        '  NeedsArtifactReboot) echo No ;;\n' +
+        '  SupportsRollback) echo Yes ;;\n' +
+        // Not reading stream-next leaves the download to the client, after the wait.
+        '  Download)\n' +
+        '    if here "$(meta slow_download_on "$2")"; then note "Download stalled"; pause download_seconds "$2"; fi\n' +
+        '    note Download ;;\n' +
+        '  ArtifactInstall)\n' +
+        '    if [ -f image.txt ]; then cp image.txt image.previous; else rm -f image.previous; fi\n' +
+        '    if here "$(meta fail_on "$2")"; then\n' +
+        '      pause fail_after_seconds "$2"; note "ArtifactInstall failed"\n' +
+        '      echo "fleet-test-image: this image fails on $MENDER_FLEET_DEVICE_MAC on purpose" >&2; exit 5\n' +
+        '    fi\n' +
+        '    cp "$2/files/image.txt" image.txt; note ArtifactInstall ;;\n' +
+        '  ArtifactRollback) if [ -f image.previous ]; then mv image.previous image.txt; fi; note ArtifactRollback ;;\n' +
+        '  ArtifactCommit|ArtifactFailure) note "$1" ;;\n' +
+        'esac\n',
+      0o755,
+    );
+    write(
+      CONFIGURE_REPORT_SCRIPT,
+      '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
+        // stdout is the inventory: nothing of this script goes there.
+        'exec >&2\n' +
+        'config="${MENDER_FLEET_WORK_DIR:?}/device-config.json"\n' +
+        '[ -f "$config" ] || exit 0\n' +
+        'cmp -s "$config" "$MENDER_FLEET_WORK_DIR/device-config.reported" && exit 0\n' +
+        'key="${MENDER_FLEET_DATA_DIR:?}/mender-agent.pem"\n' +
+        't=$(mktemp -d); trap \'rm -rf "$t"\' EXIT\n' +
+        'openssl pkey -in "$key" -pubout -out "$t/pub.pem"\n' +
+        'jq -cjn --arg mac "${MENDER_FLEET_DEVICE_MAC:?}" --rawfile pk "$t/pub.pem" \'{id_data: ({mac: $mac} | tojson), pubkey: $pk, tenant_token: ""}\' > "$t/body"\n' +
+        'sig=$(openssl dgst -sha256 -sign "$key" "$t/body" | base64 -w0)\n' +
+        'url="${MENDER_FLEET_SERVER_URL:?}"\n' +
+        'token=$(curl -sSf -X POST -H "Content-Type: application/json" -H "X-MEN-Signature: $sig" --data-binary @"$t/body" "$url/api/devices/v1/authentication/auth_requests")\n' +
+        'curl -sSf -X PUT -H "Authorization: Bearer $token" -H "Content-Type: application/json" --data-binary @"$config" "$url/api/devices/v1/deviceconfig/configuration"\n' +
+        'cp "$config" "$MENDER_FLEET_WORK_DIR/device-config.reported"\n',
+      0o755,
+    );
   } catch (err) {
     restore();
     throw err;
@@ -229,7 +326,15 @@ export function startDaemon(opts: DaemonOptions): MenderDaemon {
   const logFile = path.join(dir, 'daemon.log');
   const out = fs.openSync(logFile, 'a');
   const child: ChildProcess = spawn(MENDER_BIN, ['--config', path.join(dir, 'mender.conf'), '--data', data, '--no-syslog', '--log-level', 'info', 'daemon'], {
-    env: { ...process.env, MENDER_FLEET_DEVICE_MAC: opts.mac, MENDER_FLEET_INVENTORY: opts.inventory ?? '', MENDER_FLEET_WORK_DIR: workDir },
+    env: {
+      ...process.env,
+      MENDER_FLEET_DEVICE_MAC: opts.mac,
+      MENDER_FLEET_INVENTORY: opts.inventory ?? '',
+      MENDER_FLEET_WORK_DIR: workDir,
+      // For the stand-in of mender-configure's inventory script (CONFIGURE_REPORT_SCRIPT).
+      MENDER_FLEET_DATA_DIR: data,
+      MENDER_FLEET_SERVER_URL: opts.serverUrl,
+    },
     stdio: ['ignore', out, out],
     // Its own process group, so stop() also ends the update modules it runs.
     detached: true,
