@@ -3,7 +3,12 @@
 import { AxiosInstance, AxiosResponse } from 'axios';
 import { RunningEmulator, startEmulator } from '../../emulator';
 import { deviceKey, signedAuthRequest } from '../helpers/device-auth';
-import { expectedReadout, writeMenderArtifact } from '../helpers/mender-artifact';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeMenderArtifact } from '../helpers/mender-artifact';
+import { writeWithMenderArtifact } from '../helpers/mender-artifact-tool';
 import { client, DEV, expectContract, testWorld, TOKEN, USER } from './support';
 
 const M = '/api/management';
@@ -21,15 +26,18 @@ afterEach(async () => {
   await emu.close();
 });
 
-const artifactSpec = (name: string, deviceTypes: string[]) => ({
-  name,
-  deviceTypes,
-  files: [{ name: 'rootfs.ext4', content: `image ${name}`.repeat(1000) }],
-});
+const imageOf = (name: string) => Buffer.from(`image ${name}`.repeat(1000));
+const artifactDir = fs.mkdtempSync(path.join(os.tmpdir(), 'contract-artifacts-'));
+afterAll(() => fs.rmSync(artifactDir, { recursive: true, force: true }));
+
+/** A rootfs-image artifact as Mender's own mender-artifact writes it. */
+function toolArtifact(name: string, deviceTypes: string[]): Buffer {
+  return fs.readFileSync(writeWithMenderArtifact({ name, deviceTypes, kind: { type: 'rootfs-image', content: imageOf(name) } }, fs.mkdtempSync(path.join(artifactDir, 'a-'))));
+}
 
 async function upload(name: string, deviceTypes: string[], description = ''): Promise<string> {
   const form = new FormData();
-  const file = await writeMenderArtifact(artifactSpec(name, deviceTypes));
+  const file = toolArtifact(name, deviceTypes);
   form.append('size', String(file.length));
   form.append('description', description);
   form.append('artifact', new Blob([file]), `${name}.mender`);
@@ -241,13 +249,15 @@ describe('artifacts and releases', () => {
       device_types_compatible: ['pi4-v3-arm64', 'bbb-armhf'],
       info: { format: 'mender', version: 3 },
     });
-    const want = expectedReadout(artifactSpec('app-1.0', ['pi4-v3-arm64', 'bbb-armhf']));
+    // What mender-artifact wrote: the image file under its own name, its size and sha256.
+    const image = imageOf('app-1.0');
+    const checksum = createHash('sha256').update(image).digest('hex');
     expect(res.data.updates).toHaveLength(1);
-    expect(res.data.updates[0].type_info.type).toBe(want.type);
-    expect(res.data.updates[0].files.map((f: { name: string; size: number; checksum: string }) => ({ name: f.name, size: f.size, checksum: f.checksum }))).toEqual(want.files);
-    expect(res.data.artifact_provides['rootfs-image.checksum']).toBe(want.files[0].checksum);
+    expect(res.data.updates[0].type_info.type).toBe('rootfs-image');
+    expect(res.data.updates[0].files.map((f: { name: string; size: number; checksum: string }) => ({ name: f.name, size: f.size, checksum: f.checksum }))).toEqual([{ name: 'app-1.0.ext4', size: image.length, checksum }]);
+    expect(res.data.artifact_provides['rootfs-image.checksum']).toBe(checksum);
     const dup = new FormData();
-    dup.append('artifact', new Blob([await writeMenderArtifact({ name: 'app-1.0', deviceTypes: ['bbb-armhf'], files: [{ name: 'f', content: 'x' }] })]), 'dup.mender');
+    dup.append('artifact', new Blob([toolArtifact('app-1.0', ['bbb-armhf'])]), 'dup.mender');
     const conflict = await api.post(`${M}/v1/deployments/artifacts`, dup);
     expect(conflict.status).toBe(409);
     expect(conflict).toSatisfyApiSpec();

@@ -1,5 +1,6 @@
-// Writes genuine Mender artifacts (format v3), standing in for the official `mender-artifact`
-// tool, which this machine's Go module proxy does not serve. The layout follows Mender's
+// Writes Mender artifacts (format v3) byte by byte, for the files Mender's own `mender-artifact`
+// will not write: truncated, with a bad checksum, or otherwise unusual (every other test's
+// artifacts come from the real tool, test/helpers/mender-artifact-tool.ts). The layout follows Mender's
 // format documentation: an uncompressed tar of `version`, `manifest`, `header.tar.gz` and
 // `data/0000.tar.gz`, with sha256 sums of version, header and every payload file in `manifest`.
 import { createHash } from 'node:crypto';

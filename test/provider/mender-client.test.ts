@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { execFileSync } from 'node:child_process';
 import { parse as parseYaml } from 'yaml';
-import { writeMenderArtifact } from '../helpers/mender-artifact';
+import { writeWithMenderArtifact } from '../helpers/mender-artifact-tool';
 import { startEmulator } from '../../emulator';
 import { MenderApiError, MenderClient, MenderClientEvent, MenderClientOptions, createMenderClient, getAttributeString, isNotFound } from '../../provider/mender';
 
@@ -87,11 +87,9 @@ async function failure(p: Promise<unknown>): Promise<MenderApiError> {
   throw new Error('expected a MenderApiError, but the call succeeded');
 }
 
-/** A genuine Mender artifact v3 file (see test/helpers/mender-artifact.ts). */
+/** A rootfs-image artifact written by Mender's own mender-artifact. */
 async function makeArtifactFile(name: string, deviceTypes: string[]): Promise<string> {
-  const file = path.join(tmpDir, `${name}.mender`);
-  fs.writeFileSync(file, await writeMenderArtifact({ name, deviceTypes, files: [{ name: 'rootfs.ext4', content: `image of ${name}` }] }));
-  return file;
+  return writeWithMenderArtifact({ name, deviceTypes, kind: { type: 'rootfs-image', content: Buffer.from(`image of ${name}`) } }, fs.mkdtempSync(path.join(tmpDir, 'artifact-')));
 }
 
 beforeAll(async () => {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmulatorHandle, LoggedRequest, emulatorFor, mutating, ApiDeployment } from '../helpers/emulator';
-import { writeMenderArtifact } from '../helpers/mender-artifact';
+import { writeWithMenderArtifact } from '../helpers/mender-artifact-tool';
 import type * as pulumi from '@pulumi/pulumi';
 import { configure } from '../../provider/settings';
 import { imageRelease as imageReleaseProvider } from '../../provider/image-release';
@@ -147,10 +147,9 @@ async function until(what: string, condition: () => Promise<boolean>, timeoutMs 
   }
 }
 
+/** A rootfs-image artifact written by Mender's own mender-artifact. */
 async function artifactFile(name: string, content: string): Promise<string> {
-  const file = path.join(tmpDir, `${name}.mender`);
-  fs.writeFileSync(file, await writeMenderArtifact({ name, deviceTypes: [PI4], files: [{ name: 'rootfs.ext4', content }] }));
-  return file;
+  return writeWithMenderArtifact({ name, deviceTypes: [PI4], kind: { type: 'rootfs-image', content: Buffer.from(content) } }, fs.mkdtempSync(path.join(tmpDir, 'artifact-')));
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
