@@ -18,7 +18,7 @@ export interface PlanOptions {
   configFile?: string;
 }
 
-/** The dynamic resource type of MenderDeployment (provider/resources.ts: module `mender`). */
+/** The dynamic resource type of MenderDeployment (program/resources.ts: module `mender`). */
 const MENDER_DEPLOYMENT_TYPE = 'pulumi-nodejs:dynamic/mender:MenderDeployment';
 
 /** The stack's MenderDeployments as its state records them, by image: what a plain `up` diffs against. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
-import { DeviceConfigurationSet, ImageRelease, MenderDeployment } from '../../provider/resources';
+import { DeviceConfigurationSet, ImageRelease, MenderDeployment } from '../resources';
 import type { RolloutPolicy } from '../../provider/types';
 import { Plan, PlannedConfiguration, PlannedDevice } from './plan';
 

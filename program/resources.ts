@@ -1,6 +1,9 @@
+// The resource classes the program declares (they run in the program's process); what each
+// does lives in the provider's implementations (provider/implementations.ts), which Pulumi runs
+// in the dynamic provider's process through provider/serialized-provider.ts.
 import * as pulumi from '@pulumi/pulumi';
-import { providerFor } from './serialized-provider';
-import type { ConfiguredDevice, DeviceConfigurationInputs, DeviceConfigurationSetInputs, ImageReleaseInputs, MenderDeploymentInputs, RolloutPolicy, StatusCounts } from './types';
+import { providerFor } from '../provider/serialized-provider';
+import type { ConfiguredDevice, DeviceConfigurationInputs, DeviceConfigurationSetInputs, ImageReleaseInputs, MenderDeploymentInputs, RolloutPolicy, StatusCounts } from '../provider/types';
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
