@@ -46,9 +46,9 @@ interface Checkpoint {
   deployment: { pending_operations?: unknown[]; resources?: { urn: string; type: string; outputs?: { deploymentId?: string } }[] };
 }
 
+/** The device's OS image as the project tells it (a configured device's artifact_name is its configuration's). */
 async function runningImage(emu: EmulatorHandle, id: string): Promise<string> {
-  const device = await emu.api<{ attributes: { name: string; value: string; scope: string }[] }>('GET', `/api/management/v1/inventory/devices/${id}`);
-  return device.attributes.find((a) => a.name === 'artifact_name' && a.scope === 'inventory')!.value;
+  return (await emu.osImage(id)) ?? '(unknown)';
 }
 
 describe('an update cancelled with SIGINT during a rollout', () => {

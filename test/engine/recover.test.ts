@@ -44,9 +44,9 @@ function filesUnder(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
 
+/** The device's OS image as the project tells it (a configured device's artifact_name is its configuration's). */
 async function runningImage(emu: EmulatorHandle, id: string): Promise<string> {
-  const device = await emu.api<{ attributes: { name: string; value: string; scope: string }[] }>('GET', `/api/management/v1/inventory/devices/${id}`);
-  return device.attributes.find((a) => a.name === 'artifact_name' && a.scope === 'inventory')!.value;
+  return (await emu.osImage(id)) ?? '(unknown)';
 }
 
 /** `up` in a process group of its own; resolves once the provider has made the Mender deployment. */

@@ -1,4 +1,6 @@
 import { RunningEmulator, startEmulator, Timing, World } from '../../emulator';
+import { MenderClient } from '../../provider/mender';
+import { runningImages } from '../../provider/mender/observed';
 
 export interface LoggedRequest {
   method: string;
@@ -29,6 +31,11 @@ export interface EmulatorHandle {
   requests(): Promise<LoggedRequest[]>;
   clearRequests(): Promise<void>;
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  /**
+   * The OS image a device runs, as the project tells it (provider/mender/observed.ts): after a
+   * configuration deployment a device's artifact_name is `configuration-<id>`.
+   */
+  osImage(id: string): Promise<string | undefined>;
 }
 
 export async function emulatorFor(world: World, token: string, timing?: Partial<Timing>): Promise<EmulatorHandle> {
@@ -49,5 +56,13 @@ export async function emulatorFor(world: World, token: string, timing?: Partial<
     requests: () => call('GET', '/__emulator/requests', undefined, false),
     clearRequests: () => call('DELETE', '/__emulator/requests', undefined, false),
     api: (method, path, body) => call(method, path, body, true),
+    osImage: async (id) => {
+      const client = new MenderClient({ serverUrl: emulator.url, token });
+      try {
+        return (await runningImages(client, [id])).get(id);
+      } finally {
+        client.close();
+      }
+    },
   };
 }
