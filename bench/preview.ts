@@ -8,7 +8,7 @@
 //
 // Run: npm run bench:preview [-- --runs <n>]
 // Not part of the test suite. Uses a throw-away backend and PULUMI_HOME.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,11 +27,18 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** Runs a command without blocking this process, whose event loop serves the emulator. */
+function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${path.basename(command)} ${args.join(' ')} in ${cwd} failed:\n${stdout}\n${stderr}`)) : resolve());
+  });
+}
+
 /** One run of `pulumi <args>` in `cwd`, timed by /usr/bin/time (wall, and user + sys of the whole tree). */
-function timed(pulumi: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Sample {
+async function timed(pulumi: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Sample> {
   const out = path.join(os.tmpdir(), `bench-preview-${process.pid}.time`);
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S', '-o', out, pulumi, ...args], { cwd, env, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`pulumi ${args.join(' ')} in ${cwd} failed:\n${r.stdout}\n${r.stderr}`);
+  await run('/usr/bin/time', ['-f', '%e %U %S', '-o', out, pulumi, ...args], cwd, env);
   const [wall, user, sys] = fs.readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   return { wall, cpu: user + sys };
 }
@@ -58,8 +65,8 @@ async function main() {
     };
     fs.mkdirSync(path.join(work, 'state'));
     // The demo's canary stack, applied once: its preview then changes nothing.
-    execFileSync(pulumi, ['stack', 'init', 'canary', '--non-interactive'], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
-    execFileSync(pulumi, ['up', '--yes', '--skip-preview', '--stack', 'canary', '--non-interactive', '--suppress-progress'], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    await run(pulumi, ['stack', 'init', 'canary', '--non-interactive'], repoRoot, env);
+    await run(pulumi, ['up', '--yes', '--skip-preview', '--stack', 'canary', '--non-interactive', '--suppress-progress'], repoRoot, env);
     // The bare program: one exported value, the project's node_modules.
     const bare = path.join(work, 'bare');
     fs.mkdirSync(bare);
@@ -67,8 +74,8 @@ async function main() {
     fs.writeFileSync(path.join(bare, 'package.json'), '{"name":"bare","main":"index.js"}\n');
     fs.writeFileSync(path.join(bare, 'index.js'), 'exports.value = 1;\n');
     fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(bare, 'node_modules'));
-    execFileSync(pulumi, ['stack', 'init', 'bare', '--non-interactive'], { cwd: bare, env, stdio: 'ignore' });
-    execFileSync(pulumi, ['up', '--yes', '--skip-preview', '--stack', 'bare', '--non-interactive'], { cwd: bare, env, stdio: 'ignore' });
+    await run(pulumi, ['stack', 'init', 'bare', '--non-interactive'], bare, env);
+    await run(pulumi, ['up', '--yes', '--skip-preview', '--stack', 'bare', '--non-interactive'], bare, env);
 
     const preview = (stack: string) => ['preview', '--stack', stack, '--non-interactive', '--suppress-progress'];
     const kinds = {
@@ -77,8 +84,8 @@ async function main() {
       'bare JavaScript program': () => timed(pulumi, preview('bare'), bare, env),
     };
     const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
-    for (const run of Object.values(kinds)) run(); // warm-up
-    for (let i = 0; i < runs; i++) for (const [kind, run] of Object.entries(kinds)) samples[kind].push(run());
+    for (const once of Object.values(kinds)) await once(); // warm-up
+    for (let i = 0; i < runs; i++) for (const [kind, once] of Object.entries(kinds)) samples[kind].push(await once());
 
     const bareWall = median(samples['bare JavaScript program'].map((s) => s.wall));
     const bareCpu = median(samples['bare JavaScript program'].map((s) => s.cpu));
