@@ -129,27 +129,34 @@ export function declareGovernance(args: GovernanceArgs): Governance {
   const environments: Governance['environments'] = [];
   const deploymentPolicies: Governance['deploymentPolicies'] = [];
 
-  // The preview workflow runs from the default branch with ring credentials: its changes are
-  // reviewed like the rings'. No status check: nothing previews a merge into it.
-  const workingApprovals = approvals[working] ?? DEFAULT_WORKING_APPROVALS;
-  protections.push({
-    pattern: working,
-    resource: new github.BranchProtection(`protect-${working}`, {
+  /**
+   * A branch that changes only by a pull request (admins included), with `approvals` approving
+   * reviews, no force pushes, no deletions; pushes (merges included) limited to the mergers,
+   * when there are any; `checks` must pass on a branch up to date with it.
+   */
+  const protect = (pattern: string, approvals: number, branch: github.Branch, checks: string[] = []) => {
+    const resource = new github.BranchProtection(`protect-${pattern}`, {
       repositoryId: repo.nodeId,
-      pattern: working,
+      pattern,
       enforceAdmins: true,
       allowsForcePushes: false,
       allowsDeletions: false,
       lockBranch: false,
       requireConversationResolution: true,
       requiredPullRequestReviews: [{
-        requiredApprovingReviewCount: workingApprovals,
+        requiredApprovingReviewCount: approvals,
         dismissStaleReviews: true,
-        requireLastPushApproval: workingApprovals > 0,
+        requireLastPushApproval: approvals > 0,
       }],
+      ...(checks.length > 0 ? { requiredStatusChecks: [{ strict: true, contexts: checks }] } : {}),
       restrictPushes: mergers.length > 0 ? [{ blocksCreations: true, pushAllowances: mergers }] : [],
-    }, { ...opts, dependsOn: [workingBranch] }),
-  });
+    }, { ...opts, dependsOn: [branch] });
+    protections.push({ pattern, resource });
+  };
+
+  // The preview workflow runs from the default branch with preview credentials: its changes are
+  // reviewed like the rings'. No status check: nothing previews a merge into it.
+  protect(working, approvals[working] ?? DEFAULT_WORKING_APPROVALS, workingBranch);
 
   /** An environment whose secrets GitHub releases only to jobs whose ref is `branch`. */
   const environmentFor = (name: string, branch: string, extra: Partial<github.RepositoryEnvironmentArgs> = {}) => {
@@ -180,27 +187,8 @@ export function declareGovernance(args: GovernanceArgs): Governance {
     }, opts);
     ringBranches.push(branch);
 
-    const required = approvals[ring] ?? 0;
-    const protection = new github.BranchProtection(`protect-${ring}`, {
-      repositoryId: repo.nodeId,
-      pattern: ring,
-      enforceAdmins: true,
-      allowsForcePushes: false,
-      allowsDeletions: false,
-      lockBranch: false,
-      requireConversationResolution: true,
-      // A pull request is required: nobody pushes to a ring branch directly.
-      requiredPullRequestReviews: [{
-        requiredApprovingReviewCount: required,
-        dismissStaleReviews: true,
-        requireLastPushApproval: required > 0,
-      }],
-      // The preview of the merged result must have passed, on a branch up to date with the ring.
-      requiredStatusChecks: [{ strict: true, contexts: [PREVIEW_CHECK] }],
-      // Pushes (merges included) limited to the mergers, when there are any.
-      restrictPushes: mergers.length > 0 ? [{ blocksCreations: true, pushAllowances: mergers }] : [],
-    }, { ...opts, dependsOn: [branch] });
-    protections.push({ pattern: ring, resource: protection });
+    // The preview of the merged result must have passed, on a branch up to date with the ring.
+    protect(ring, approvals[ring] ?? 0, branch, [PREVIEW_CHECK]);
 
     const names = ringEnvironments(ring);
     const ringSecrets = args.rings[ring];

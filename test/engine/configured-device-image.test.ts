@@ -6,12 +6,11 @@
 // client commits that artifact_name and keeps its rootfs-image.version. The emulator's devices do
 // the same. Through the real engine: `fleet status` converged, `fleet plan` gives no device a new
 // image, and neither `up --refresh` nor a rollout-timeout change sends a software deployment.
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmulatorHandle, emulatorFor, LoggedRequest } from '../helpers/emulator';
-import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { pulumiWorkspace, PulumiWorkspace, repoRoot, fleetCli } from '../helpers/pulumi';
 import { step } from '../helpers/step';
 
 const TOKEN = 'configured-image-token-3e9a';
@@ -40,14 +39,6 @@ const fleetFiles: Record<string, string> = {
 const DEPLOYMENTS = '/api/management/v1/deployments/deployments';
 /** Software deployments created in these requests (a configuration deployment goes through deviceconfig). */
 const softwareDeploymentsCreated = (requests: LoggedRequest[]) => requests.filter((r) => r.method === 'POST' && r.path === DEPLOYMENTS);
-
-function fleetCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(repoRoot, 'bin', 'fleet.js'), ...args], { cwd: repoRoot, env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 describe('a configured device after its configuration deployment', () => {
   let ws: PulumiWorkspace;

@@ -2,7 +2,7 @@
 // the emulator, over six updates of two ring stacks: an image rolled to canary, promoted to
 // production, an image refused by the gate and let through by a recorded override, a
 // configuration change with a new secret, and a drift corrected on canary.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,7 +10,7 @@ import { auditEntries, formatAudit } from '../../cli/audit-report';
 import { loadAuditUpdates } from '../../cli/audit-source';
 import { ringStatus } from '../../cli/status';
 import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
-import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { pulumiWorkspace, PulumiWorkspace, repoRoot, fleetCli } from '../helpers/pulumi';
 import { step } from '../helpers/step';
 
 const TOKEN = 'audit-test-token-7d1f';
@@ -52,14 +52,6 @@ const git = (...args: string[]) => execFileSync('git', args, { cwd: repoRoot, en
 /** Timestamps and the commit line depend on the run; the test checks them apart and masks them here. */
 function normalised(text: string): string {
   return text.replace(/^#(\d+) \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ {2}commit [0-9a-f]{7}( \(with uncommitted changes\))? by [^"]*? {2}"/gm, '#$1 <time>  commit <head> by <author>  "');
-}
-
-function fleetCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(repoRoot, 'bin', 'fleet.js'), ...args], { cwd: repoRoot, env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-    );
-  });
 }
 
 describe('audit, status and promotion gate over several updates', () => {

@@ -1,13 +1,12 @@
 // The fleet program end to end: the example fleet (fleet/) against the emulator seeded with
 // the demo's world, through the real engine. Preview and a second up send no mutating request;
 // only the devices of the stack's ring are touched; a broken fleet stops before Mender.
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseWorld } from '../../emulator';
 import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
-import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { pulumiWorkspace, PulumiWorkspace, repoRoot, fleetCli } from '../helpers/pulumi';
 import { step } from '../helpers/step';
 import { MenderClient } from '../../provider/mender';
 import { runningImages } from '../../provider/mender/observed';
@@ -16,14 +15,6 @@ const TOKEN = 'demo-personal-access-token';
 const world = parseWorld(fs.readFileSync(path.join(repoRoot, 'demo', 'world.yaml'), 'utf8'), 'demo/world.yaml');
 const CANARY = ['048312b5-0456-47a7-9e83-b636f4c0a689', '3fb4632b-96b9-475d-ac89-02255bd15b6f', '50a28c2e-3ee8-4559-a5b9-3ce47c881c5d', '5ef8c955-4f87-4243-adcd-160f70c3c45e'];
 const PRODUCTION = ['b8b311de-000e-4914-9a13-1d7e2e23bc5d', 'ed531b64-5108-4f1d-9879-f39f56054078', 'f4580afc-7195-4c8b-b35a-e0248e6bd894'];
-
-/** `fleet <args>` with the test's environment; a failure is a result. */
-function fleetCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(repoRoot, 'bin', 'fleet.js'), ...args], { cwd: repoRoot, env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
-  });
-}
 
 /** The OS image of every device, as the project tells it (a configured device's artifact_name is its configuration's). */
 async function running(emu: EmulatorHandle): Promise<Record<string, string | undefined>> {

@@ -7,7 +7,6 @@
 // applied by the test's stand-in of the mender-configure module and reported by the stand-in of
 // its inventory script. What the engine and the fleet CLI say is checked against what the
 // daemons hold in their own data (mender show-provides) and wrote in their work directories.
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,7 +14,7 @@ import type { World } from '../../emulator';
 import { ApiDeployment, EmulatorHandle, emulatorFor, LoggedRequest, mutating } from '../helpers/emulator';
 import { writeWithMenderArtifact } from '../helpers/mender-artifact-tool';
 import { CLIENT_FILES_WAIT_MS, clientUnavailable, IMAGE_MODULE_TYPE, ImageMetaData, INITIAL_ARTIFACT, installClientFiles, MenderDaemon, REBOOT_MODULE_TYPE, startDaemon } from '../helpers/mender-daemon';
-import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { pulumiWorkspace, PulumiWorkspace, repoRoot, fleetCli } from '../helpers/pulumi';
 import { step } from '../helpers/step';
 import { MenderClient } from '../../provider/mender';
 import { runningImages } from '../../provider/mender/observed';
@@ -65,14 +64,6 @@ function fleetFiles(opts: { image: string; timezone: string }): Record<string, s
     ...Object.fromEntries(DEVICES.map((d) => [`host_vars/${d.id}.yml`, `kiosk_url: ${d.kioskUrl}\n`])),
     'templates/kiosk.json': '{\n  "kiosk_url": "{{ kiosk_url }}",\n  "timezone": "{{ timezone }}"\n}\n',
   };
-}
-
-function fleetCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(repoRoot, 'bin', 'fleet.js'), ...args], { cwd: repoRoot, env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-    );
-  });
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = SLOW): Promise<T> {

@@ -2,14 +2,13 @@
 // S3-compatible server (MinIO, test/helpers/minio.ts), the root program against the emulator.
 // The same three updates run on a file backend too (its own emulator, same world), so the audit
 // can be compared line by line: on S3 it reads the checkpoints from the bucket.
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { s3HistoryFolder } from '../../cli/s3-backend';
 import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
 import { RunningMinio, startMinio } from '../helpers/minio';
-import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { pulumiWorkspace, PulumiWorkspace, repoRoot, fleetCli } from '../helpers/pulumi';
 import { step } from '../helpers/step';
 
 const TOKEN = 's3-backend-test-token-4b2e';
@@ -44,14 +43,6 @@ const fleetFiles: Record<string, string> = {
 /** Timestamps and the commit line depend on the run; masked. */
 const normalised = (text: string) =>
   text.replace(/^#(\d+) \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ {2}commit [0-9a-f]{7}( \(with uncommitted changes\))? by [^"]*? {2}"/gm, '#$1 <time>  commit <head> by <author>  "');
-
-function fleetCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(repoRoot, 'bin', 'fleet.js'), ...args], { cwd: repoRoot, env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

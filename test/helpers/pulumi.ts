@@ -76,3 +76,12 @@ export async function initResourcesStack(ws: PulumiWorkspace, opts: { stack: str
   await ws.ok(['config', 'set', 'mender:serverUrl', opts.serverUrl, '--stack', opts.stack], { cwd });
   await ws.ok(['config', 'set', '--secret', 'mender:token', opts.token, '--stack', opts.stack], { cwd });
 }
+
+/** `fleet <args>` (bin/fleet.js) in the repository with `env`; a failure is a result, not a throw. */
+export function fleetCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(repoRoot, 'bin', 'fleet.js'), ...args], { cwd: repoRoot, env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
