@@ -57,23 +57,50 @@ function planned(plan: ChangeReport) {
   };
 }
 
+/** The emulator, a canary stack on a throw-away backend, and the fleet files in a folder of their own. */
+interface Setting {
+  ws: PulumiWorkspace;
+  emu: EmulatorHandle;
+  work: string;
+  fleetDir: string;
+  /** The stack file's salt (of the local demo passphrase), for the stack files the tests write. */
+  salt: string;
+}
+
+async function canaryStack(prefix: string): Promise<Setting> {
+  const emu = await emulatorFor(world, TOKEN);
+  const ws = pulumiWorkspace();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const fleetDir = path.join(work, 'fleet');
+  for (const [name, text] of Object.entries(fleetFiles)) {
+    fs.mkdirSync(path.dirname(path.join(fleetDir, name)), { recursive: true });
+    fs.writeFileSync(path.join(fleetDir, name), text);
+  }
+  const salt = /^encryptionsalt: .*$/m.exec(fs.readFileSync(path.join(repoRoot, 'Pulumi.canary.yaml'), 'utf8'))![0];
+  Object.assign(ws.env, { PULUMI_CONFIG_PASSPHRASE: 'mender-fleet-local-demo', MENDER_SERVER_URL: emu.emulator.url, MENDER_ACCESS_TOKEN: TOKEN });
+  await ws.ok(['stack', 'init', 'canary']);
+  return { ws, emu, work, fleetDir, salt };
+}
+
+async function removeStack(setting: Setting | undefined): Promise<void> {
+  if (!setting) return;
+  await setting.ws.run(['stack', 'rm', 'canary', '--yes', '--force', '--preserve-config']);
+  setting.ws.dispose();
+  await setting.emu.emulator.close();
+  fs.rmSync(setting.work, { recursive: true, force: true });
+}
+
 describe('fleet plan and up agree on a stack with fleet:defaultRing, fleet:templates and fleet:strict', () => {
+  let setting: Setting | undefined;
   let ws: PulumiWorkspace;
   let emu: EmulatorHandle;
-  let work: string;
   let fleetDir: string;
   let configFile: string;
 
   beforeAll(async () => {
-    emu = await emulatorFor(world, TOKEN);
-    ws = pulumiWorkspace();
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-plan-settings-'));
-    fleetDir = path.join(work, 'fleet');
-    for (const [name, text] of Object.entries(fleetFiles)) {
-      fs.mkdirSync(path.dirname(path.join(fleetDir, name)), { recursive: true });
-      fs.writeFileSync(path.join(fleetDir, name), text);
-    }
-    const salt = /^encryptionsalt: .*$/m.exec(fs.readFileSync(path.join(repoRoot, 'Pulumi.canary.yaml'), 'utf8'))![0];
+    setting = await canaryStack('fleet-plan-settings-');
+    ({ ws, emu, fleetDir } = setting);
+    const { work, salt } = setting;
     configFile = path.join(work, 'Pulumi.canary.yaml');
     fs.writeFileSync(
       configFile,
@@ -90,16 +117,9 @@ describe('fleet plan and up agree on a stack with fleet:defaultRing, fleet:templ
         '',
       ].join('\n'),
     );
-    Object.assign(ws.env, { PULUMI_CONFIG_PASSPHRASE: 'mender-fleet-local-demo', MENDER_SERVER_URL: emu.emulator.url, MENDER_ACCESS_TOKEN: TOKEN });
-    await ws.ok(['stack', 'init', 'canary']);
   });
 
-  afterAll(async () => {
-    await ws?.run(['stack', 'rm', 'canary', '--yes', '--force', '--preserve-config']);
-    ws?.dispose();
-    await emu?.emulator.close();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => removeStack(setting));
 
   it('plans what the up declares, and refuses what the up refuses', async () => {
     await step('with fleet:strict, both refuse host_vars of a device not in the inventory', async () => {
@@ -161,6 +181,7 @@ function declaredByPreview(stdout: string) {
 }
 
 describe('fleet plan and the program agree for every fleet: key that changes what is declared', () => {
+  let setting: Setting | undefined;
   let ws: PulumiWorkspace;
   let emu: EmulatorHandle;
   let work: string;
@@ -168,14 +189,8 @@ describe('fleet plan and the program agree for every fleet: key that changes wha
   let salt: string;
 
   beforeAll(async () => {
-    emu = await emulatorFor(world, TOKEN);
-    ws = pulumiWorkspace();
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-plan-keys-'));
-    fleetDir = path.join(work, 'fleet');
-    for (const [name, text] of Object.entries(fleetFiles)) {
-      fs.mkdirSync(path.dirname(path.join(fleetDir, name)), { recursive: true });
-      fs.writeFileSync(path.join(fleetDir, name), text);
-    }
+    setting = await canaryStack('fleet-plan-keys-');
+    ({ ws, emu, work, fleetDir, salt } = setting);
     // A second fleet folder, for fleet:path: every device in production.
     const other = path.join(work, 'other-fleet');
     fs.cpSync(fleetDir, other, { recursive: true });
@@ -184,17 +199,9 @@ describe('fleet plan and the program agree for every fleet: key that changes wha
     const stale = path.join(work, 'stale-fleet');
     fs.cpSync(fleetDir, stale, { recursive: true });
     fs.writeFileSync(path.join(stale, STALE_HOST_VARS), 'subscribed_branch: canary\n');
-    salt = /^encryptionsalt: .*$/m.exec(fs.readFileSync(path.join(repoRoot, 'Pulumi.canary.yaml'), 'utf8'))![0];
-    Object.assign(ws.env, { PULUMI_CONFIG_PASSPHRASE: 'mender-fleet-local-demo', MENDER_SERVER_URL: emu.emulator.url, MENDER_ACCESS_TOKEN: TOKEN });
-    await ws.ok(['stack', 'init', 'canary']);
   });
 
-  afterAll(async () => {
-    await ws?.run(['stack', 'rm', 'canary', '--yes', '--force', '--preserve-config']);
-    ws?.dispose();
-    await emu?.emulator.close();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => removeStack(setting));
 
   /** Every case starts from these; a key set to undefined is left out. */
   // Pulumi.yaml's default fleet:promoteFrom is canary: empty, the production ring has no gate but where a case sets one.
