@@ -57,6 +57,26 @@ export function candidateImages(fleet: ValidatedFleet): Set<string> | undefined 
 }
 
 /**
+ * The images the gate can be asked about: those a device of the fleet may be given (its
+ * os_image for its device type) and does not run now. The gate judges only images the plan
+ * deploys, which are among them; so a ring whose devices run their images reads no evidence,
+ * and a no-op `up` pages through none of the source ring's deployments. Undefined as in
+ * candidateImages.
+ */
+export function imagesToJudge(fleet: ValidatedFleet, facts: FleetFacts): Set<string> | undefined {
+  if (!candidateImages(fleet)) return undefined;
+  const images = new Set<string>();
+  for (const [id, resolved] of fleet.resolved) {
+    const device = facts.devices.get(id);
+    if (!device) continue;
+    for (const image of resolved.osImages!.value) {
+      if (image.device_type === device.deviceType && image.image_name !== device.artifactName) images.add(image.image_name);
+    }
+  }
+  return images;
+}
+
+/**
  * The deployments of `ring` that decide the gate for each image (gate.ts, ringVerdict):
  * per image the newest and the newest finished one. Only those need their statistics read.
  */
@@ -95,5 +115,7 @@ export async function gatherPipelineFacts(client: MenderClient, fleet: Validated
   const facts = await gatherFacts(client, fleet.description.devices.map((d) => d.id));
   const source = promotionSource(settings.ring, settings.promoteFrom);
   if (!source) return facts;
-  return { ...facts, sourceRing: await sourceRingFacts(client, source, candidateImages(fleet)) };
+  const images = imagesToJudge(fleet, facts);
+  if (images && images.size === 0) return { ...facts, sourceRing: { ring: source, deployments: [] } };
+  return { ...facts, sourceRing: await sourceRingFacts(client, source, images) };
 }
