@@ -36,7 +36,7 @@ async function main() {
     if (run.stop) return await stop(run.stop.summary, run.stop.issues, run.stop.details);
     const plan = run.plan!;
 
-    const devices = declareFleet(plan, settings.rollout, { devicesPerSet: settings.devicesPerSet });
+    const { devices, rollouts } = declareFleet(plan, settings.rollout, { devicesPerSet: settings.devicesPerSet, policy: settings.policy });
     // The per-device summary (for `fleet status` and `fleet audit`) is a secret only so that previews
     // print `[secret]` instead of a line per device (36 KB at 100 devices); nothing in it is
     // confidential. Read it with `pulumi stack output devices --show-secrets`.
@@ -46,6 +46,8 @@ async function main() {
       devices: pulumi.secret(devices),
       images: plan.images.map((i) => i.name),
       otherRings: plan.otherRings.length,
+      // Image → where its rollout stands: the scheduled workflow runs an up only while one is under way.
+      rollouts,
     };
   } finally {
     mender.close();

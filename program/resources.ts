@@ -1,6 +1,7 @@
 // The resource classes the program declares (they run in the program's process); what each
 // does lives in the provider's implementations (provider/implementations.ts), which Pulumi runs
 // in the dynamic provider's process through provider/serialized-provider.ts.
+import type { RolloutProgress } from '../provider/rollout/progress';
 import * as pulumi from '@pulumi/pulumi';
 import { providerFor } from '../provider/serialized-provider';
 import type { ConfiguredDevice, DeviceConfigurationInputs, DeviceConfigurationSetInputs, ImageReleaseInputs, MenderDeploymentInputs, RolloutPolicy, StatusCounts } from '../provider/types';
@@ -31,12 +32,14 @@ export class MenderDeployment extends pulumi.dynamic.Resource {
   declare readonly statistics: pulumi.Output<StatusCounts>;
   declare readonly failedDevices: pulumi.Output<string[]>;
   declare readonly outOfSync: pulumi.Output<string[]>;
+  /** Where the rollout stands (waves, gate, how it ended); undefined for a stack applied before waves. */
+  declare readonly progress: pulumi.Output<RolloutProgress | undefined>;
 
   constructor(name: string, args: Inputs<Omit<MenderDeploymentInputs, 'rollout'>> & { rollout?: pulumi.Input<RolloutPolicy> }, opts?: pulumi.CustomResourceOptions) {
     super(
       providerFor('MenderDeployment'),
       name,
-      { deploymentId: undefined, deploymentIds: undefined, status: undefined, statistics: undefined, failedDevices: undefined, outOfSync: undefined, ...args },
+      { deploymentId: undefined, deploymentIds: undefined, status: undefined, statistics: undefined, failedDevices: undefined, outOfSync: undefined, progress: undefined, ...args },
       opts,
       'mender',
       'MenderDeployment',

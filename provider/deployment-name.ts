@@ -28,7 +28,22 @@ export function isRingDeploymentOf(deployment: { name: string; artifact_name: st
   return deployment.name.startsWith(deploymentNamePrefix(ring, artifactName)) && deployment.artifact_name === artifactName;
 }
 
+/** Whether a Mender deployment is one of the ring's (of any artifact), by its name. */
+export function isRingDeployment(deployment: { name: string }, ring: string): boolean {
+  return deployment.name.startsWith(`${ring}:`);
+}
+
 /** The longest name a ring's deployments of the artifact can have (the count and digest at their widest). */
 export function longestDeploymentName(ring: string, artifactName: string, maxDevices: number): number {
   return deploymentName(ring, artifactName, []).length - 1 + String(maxDevices).length;
+}
+
+/**
+ * The name of a rollback: `rollback@<ring>:<artifact it goes back to>:<device count>:<digest>`.
+ * Unlike a ring's deployment of that artifact, it is no MenderDeployment's own (none adopts or
+ * aborts it as one of its parts) and it is no promotion evidence; the same devices always give
+ * the same name, so a rollback retried after a crash finds the one it made.
+ */
+export function rollbackDeploymentName(ring: string, artifactName: string, devices: string[]): string {
+  return `rollback@${deploymentName(ring, artifactName, devices)}`;
 }

@@ -1,3 +1,6 @@
+import type { RolloutPolicy as WavePolicy } from './rollout/policy';
+import type { RolloutProgress } from './rollout/progress';
+
 /** Inputs and outputs of the three resources, as the provider sees them (plain values). */
 
 export interface ImageReleaseInputs {
@@ -46,19 +49,27 @@ export interface MenderDeploymentInputs {
   devices: string[];
   /** Prefix of the deterministic Mender deployment name, e.g. the ring. */
   namePrefix: string;
+  /** How the provider talks to Mender while it rolls out (polling, parts, forcing). */
   rollout?: RolloutPolicy;
+  /**
+   * The ring's rollout policy (fleet:rollout): waves, gate, soak, timeouts, pause. Without it,
+   * one wave, and the gate and waits of `rollout` (maxFailureRatio, timeoutSeconds).
+   */
+  policy?: WavePolicy;
 }
 
 export type StatusCounts = Record<string, number>;
 
 export interface MenderDeploymentOutputs extends MenderDeploymentInputs {
+  /** Where the rollout stands (waves, the image each device ran before, how it ended); absent in stacks applied before waves. */
+  progress?: RolloutProgress;
   /** Every Mender deployment this resource made or adopted, oldest first. */
   deploymentIds: string[];
   /** The newest of them ('' when the last update needed none). */
   deploymentId: string;
   /** The deployments the last create or update made or adopted (one per part of the set). */
   activeDeploymentIds?: string[];
-  /** 'finished', 'inprogress' (not waited for), or 'up-to-date': every device ran the artifact, nothing was deployed. */
+  /** 'finished', 'inprogress' (the rollout goes on at the next up), 'aborted' (the gate stopped it), or 'up-to-date': every device ran the artifact, nothing was deployed. */
   status: string;
   /** Devices of the set that already ran the artifact at the last create or update. */
   alreadyRunning?: number;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as pulumi from '@pulumi/pulumi';
 import { DeviceConfigurationSet, ImageRelease, MenderDeployment } from '../resources';
 import type { RolloutPolicy } from '../../provider/types';
+import type { RolloutPolicy as WavePolicy } from '../../provider/rollout/policy';
 import { Plan, PlannedConfiguration, PlannedDevice } from './plan';
 
 export interface DeviceSummary {
@@ -84,18 +85,26 @@ function configuredDevice(configuration: PlannedConfiguration): { values: Record
  * Declares the plan as resources, named in the fleet's terms so that `pulumi preview` reads as
  * a fleet plan: images and deployments by image name, configurations by group and template.
  */
-export function declareFleet(plan: Plan, rollout: RolloutPolicy, options: { devicesPerSet?: number } = {}): Record<string, DeviceSummary> {
+export interface DeclaredFleet {
+  devices: Record<string, DeviceSummary>;
+  /** Image → where its rollout in the ring stands once the update is done ('waiting', 'soaking', 'paused', 'done', …). */
+  rollouts: pulumi.Output<Record<string, string>>;
+}
+
+export function declareFleet(plan: Plan, rollout: RolloutPolicy, options: { devicesPerSet?: number; policy?: WavePolicy } = {}): DeclaredFleet {
   const images = new Map<string, ImageRelease>();
   for (const image of plan.images) {
     images.set(image.name, new ImageRelease(image.name, { artifactName: image.name, deviceTypes: image.deviceTypes }));
   }
   const deploymentOf = new Map<string, MenderDeployment>();
+  const rollouts: pulumi.Output<[string, string]>[] = [];
   for (const deployment of plan.deployments) {
     const resource = new MenderDeployment(
       deployment.image,
-      { artifactName: deployment.image, devices: deployment.devices, namePrefix: plan.ring, rollout },
+      { artifactName: deployment.image, devices: deployment.devices, namePrefix: plan.ring, rollout, ...(options.policy ? { policy: options.policy } : {}) },
       { dependsOn: [images.get(deployment.image)!] },
     );
+    rollouts.push(resource.progress.apply((progress) => [deployment.image, progress?.phase ?? 'done'] as [string, string]));
     for (const device of deployment.devices) deploymentOf.set(device, resource);
   }
   for (const batch of configurationBatches(plan, options.devicesPerSet)) {
@@ -107,14 +116,14 @@ export function declareFleet(plan: Plan, rollout: RolloutPolicy, options: { devi
         template: batch.template,
         ...(batch.shard ? { shard: batch.shard } : {}),
         devices: Object.fromEntries(batch.devices.map((device) => [device.id, configuredDevice(device.configuration!)])),
-        timeoutSeconds: rollout.timeoutSeconds,
+        timeoutSeconds: options.policy ? options.policy.waitMinutes * 60 : rollout.timeoutSeconds,
       },
       // After the devices' OS deployments: Mender hands a device its deployments oldest first,
       // and a configuration is meant for the image the device is to run.
       { dependsOn },
     );
   }
-  return Object.fromEntries(
+  const devices = Object.fromEntries(
     plan.devices.map((d) => [
       d.id,
       {
@@ -128,4 +137,5 @@ export function declareFleet(plan: Plan, rollout: RolloutPolicy, options: { devi
       },
     ]),
   );
+  return { devices, rollouts: pulumi.all(rollouts).apply((entries) => Object.fromEntries(entries)) };
 }

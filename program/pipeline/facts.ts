@@ -5,7 +5,7 @@
 import { devicesWithImages } from '../../provider/mender/observed';
 import type { Deployment, MenderClient } from '../../provider/mender';
 import { isRingDeploymentOf } from '../../provider/deployment-name';
-import { nonZeroCounts } from '../../provider/rollout';
+import { nonZeroCounts } from '../../provider/mender/observed';
 import type { ArtifactFacts, DeviceFacts, FleetFacts } from './plan';
 import { promotionSource, RingDeployment } from './gate';
 import type { ValidatedFleet } from './validated-fleet';

@@ -69,14 +69,14 @@ export class MenderConnection {
 /** Settings and files only: no Mender needed. */
 export function validateStack(settings: StackSettings): Pick<PipelineRun, 'validated' | 'warnings' | 'stop'> {
   if (settings.issues.length > 0) {
-    return { warnings: [], stop: { stage: 'settings', summary: settingsSummary(settings.issues), issues: settings.issues, details: [] } };
+    return { warnings: settings.warnings, stop: { stage: 'settings', summary: settingsSummary(settings.issues), issues: settings.issues, details: [] } };
   }
   const validation = validateDescription(settings.fleetDir, settings.secrets, { strict: settings.strict, templates: settings.templates });
   if (!validation.fleet) {
     const summary = `the fleet description in ${settings.fleetDir} has ${validation.issues.length} error(s); nothing was sent to Mender`;
-    return { warnings: validation.warnings, stop: { stage: 'validation', summary, issues: validation.issues, details: [] } };
+    return { warnings: [...settings.warnings, ...validation.warnings], stop: { stage: 'validation', summary, issues: validation.issues, details: [] } };
   }
-  return { validated: validation.fleet, warnings: validation.warnings };
+  return { validated: validation.fleet, warnings: [...settings.warnings, ...validation.warnings] };
 }
 
 /** The plan and the gate's verdict: pure functions of the validated fleet, the facts and the settings. */

@@ -2,13 +2,16 @@
 // `mender:` ones the program's own client needs). The program (index.ts, from the engine's
 // runtime) and `fleet plan` (cli/stack-pipeline.ts, from `pulumi config`) both hand the
 // stack's configuration here as a plain map, so both plan with the same values.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { FleetIssue } from '../description/issues';
 import { checkLookupEnv, LOOKUP_ENV_KEY } from '../description/lookup-env';
 import type { SecretSource } from '../description/variables';
 import { parseOverrides, PromotionOverride } from './gate';
 import { menderSettingsFromConfig, ProviderSettings } from '../../provider/settings';
 import { DEFAULT_TIMEOUT_SECONDS, RolloutPolicy } from '../../provider/types';
+import { readRolloutPolicy, ROLLOUT_KEY, RolloutPolicy as WavePolicy } from '../../provider/rollout/policy';
 
 /** A stack's configuration as the engine passes it to a program: full keys, strings (lists and maps as JSON). */
 export interface StackConfig {
@@ -44,6 +47,10 @@ export interface StackSettings {
   secrets: SecretSource;
   /** fleet:maxFailurePercent, fleet:rolloutTimeoutSeconds and fleet:pollMilliseconds. */
   rollout: Required<Pick<RolloutPolicy, 'maxFailureRatio' | 'timeoutSeconds' | 'pollSeconds'>>;
+  /** fleet:rollout, when the stack sets it: waves, soak, gate, timeouts and pause (without it, one wave and `rollout`'s limits). */
+  policy?: WavePolicy;
+  /** Settings that still work but should change (a key the policy replaced). */
+  warnings: FleetIssue[];
   /** fleet:devicesPerConfigurationSet. */
   devicesPerSet?: number;
   /** mender:* (else MENDER_* of the environment): how the program's own client reaches Mender. */
@@ -74,7 +81,7 @@ export function readStackSettings(config: StackConfig, options: { projectDir: st
     try {
       return JSON.parse(raw) as unknown;
     } catch {
-      invalid(key, `is not a list (got ${JSON.stringify(raw)})`);
+      invalid(key, `is not valid structured configuration (got ${JSON.stringify(raw)})`);
       return undefined;
     }
   };
@@ -103,6 +110,13 @@ export function readStackSettings(config: StackConfig, options: { projectDir: st
     issues.push({ key: `${PREFIX}promotionOverride`, file: stackFile, message: (error as Error).message });
   }
 
+  const policy = readRolloutPolicy(json('rollout'), stackFile, stackFileLines(path.join(options.projectDir, stackFile), `${PREFIX}rollout`), {
+    maxFailurePercent: number('maxFailurePercent'),
+    rolloutTimeoutSeconds: number('rolloutTimeoutSeconds'),
+  });
+  issues.push(...policy.issues.map((issue) => ({ ...issue, key: ROLLOUT_KEY })));
+  const warnings: FleetIssue[] = policy.warnings.map((message) => ({ file: stackFile, message }));
+
   const fleetKeys = Object.keys(values).filter((key) => key.startsWith(PREFIX));
   const secrets: SecretSource = {
     env: options.env,
@@ -129,6 +143,8 @@ export function readStackSettings(config: StackConfig, options: { projectDir: st
       timeoutSeconds: number('rolloutTimeoutSeconds') ?? DEFAULT_TIMEOUT_SECONDS,
       pollSeconds: (number('pollMilliseconds') ?? DEFAULT_POLL_MILLISECONDS) / 1000,
     },
+    ...(text('rollout') !== undefined ? { policy: policy.policy } : {}),
+    warnings,
     devicesPerSet: number('devicesPerConfigurationSet'),
     mender: menderSettingsFromConfig((key) => values[key], options.env),
     issues,
@@ -147,4 +163,26 @@ export function promotionOverridesOf(values: Readonly<Record<string, string | un
 export function settingsSummary(issues: SettingsIssue[]): string {
   const keys = [...new Set(issues.map((issue) => issue.key))];
   return `the stack's ${keys.join(', ')} ${keys.length === 1 ? 'is' : 'are'} not valid; nothing was sent to Mender`;
+}
+
+/**
+ * Where a key path of a stack file's `config.<key>` is (its line), for messages about it; none
+ * when the file cannot be read (the engine may hand the program a configuration from elsewhere).
+ */
+function stackFileLines(file: string, key: string): (keyPath?: (string | number)[]) => number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return () => undefined;
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  return (keyPath = []) => {
+    for (let n = keyPath.length; n >= 0; n--) {
+      const node = doc.getIn(['config', key, ...keyPath.slice(0, n)], true);
+      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
 }

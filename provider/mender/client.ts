@@ -228,6 +228,11 @@ export class MenderClient {
     return mapLimitedSettled(items, limit, fn);
   }
 
+  /** The server's time now (ms), from its Date header (transport.ts, serverNow). */
+  serverNow(): number {
+    return this.#t.serverNow();
+  }
+
   /** Releases idle connections. */
   close(): void {
     this.#t.close();

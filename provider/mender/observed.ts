@@ -184,3 +184,8 @@ export async function lastSoftwareDeployment(client: MenderClient, device: strin
   if (!newest) return undefined;
   return { status: newest.device.status, artifact: newest.deployment.artifact_name, name: newest.deployment.name, finished: newest.device.finished };
 }
+
+/** A deployment's statistics without the statuses no device is in. */
+export function nonZeroCounts(statistics: Partial<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(statistics).filter((entry): entry is [string, number] => typeof entry[1] === 'number' && entry[1] > 0));
+}

@@ -349,6 +349,7 @@ export class Transport {
       return { code: sent.code, failure: sent };
     }
     const responseHeaders = sent.headers as Record<string, unknown>;
+    this.noteServerDate(header(responseHeaders, 'date'), started + durationMs);
     const text = typeof sent.data === 'string' ? sent.data : sent.data === undefined || sent.data === null ? '' : String(sent.data);
     this.emit({ type: 'response', ...event, status: sent.status, durationMs });
     return { status: sent.status, retryAfter: responseHeaders['retry-after'], response: { status: sent.status, headers: responseHeaders, text } };
@@ -460,6 +461,23 @@ export class Transport {
   }
 
   /** Closes idle keep-alive connections. The client must not be used afterwards. */
+  /** The server's clock as its last Date header said, and when (local ms) that answer came. */
+  private serverDate?: { server: number; local: number };
+
+  private noteServerDate(value: string | undefined, local: number): void {
+    const server = value === undefined ? NaN : Date.parse(value);
+    if (!Number.isNaN(server)) this.serverDate = { server, local };
+  }
+
+  /**
+   * The server's time now (ms), from its last Date header: soaks and device timeouts are
+   * measured in Mender's time, which stamps the deployments, not in the runner's. Before any
+   * answer, or from a server that sends no Date, the local clock.
+   */
+  serverNow(): number {
+    return this.serverDate ? this.serverDate.server + (Date.now() - this.serverDate.local) : Date.now();
+  }
+
   close(): void {
     this.agents.keepAlive.destroy();
     this.agents.fresh.destroy();

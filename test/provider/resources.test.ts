@@ -10,9 +10,9 @@ import { writeWithMenderArtifact } from '../helpers/mender-artifact-tool';
 import type * as pulumi from '@pulumi/pulumi';
 import { configure } from '../../provider/settings';
 import { imageRelease as imageReleaseProvider } from '../../provider/image-release';
-import { deploymentName, menderDeployment as menderDeploymentProvider } from '../../provider/mender-deployment';
+import { deploymentName, menderDeployment as menderDeploymentProvider, policyOf } from '../../provider/mender-deployment';
 import { deviceConfiguration as deviceConfigurationProvider } from '../../provider/device-configuration';
-import { RolloutError } from '../../provider/rollout';
+import { PartialFailure } from '../../provider/protocol';
 import type {
   DeviceConfigurationInputs,
   DeviceConfigurationOutputs,
@@ -350,10 +350,13 @@ describe('MenderDeployment', () => {
     const inputs = await checkedDeployment(deploymentInputs([D1, D2, D3], { rollout: { ...ROLLOUT, maxFailureRatio: 0.2 } }));
     const error = await rejection(menderDeployment.create(inputs));
     expect(error.message).toContain('os-2.0');
-    expect(error.message).toMatch(new RegExp(`failed devices: ${D2}$`));
+    // The gate: D2 failed of those judged (D3 never polls, so it is not judged yet) is above 20 %.
+    expect(error.message).toMatch(new RegExp(`1 failed of [12] judged \\((50|100) %, limit 20 %\\); failed: ${D2}\\.`));
+    expect(error.message).toContain('Its unfinished deployments were aborted');
     expect(error.message).not.toContain(D1);
-    expect(error.cause).toBeInstanceOf(RolloutError);
-    expect((error.cause as RolloutError).result.failedDevices).toEqual([D2]);
+    expect(error).toBeInstanceOf(PartialFailure);
+    const recorded = (error as PartialFailure<MenderDeploymentOutputs>).properties;
+    expect(recorded).toMatchObject({ failedDevices: [D2], status: 'aborted', progress: { phase: 'stopped' } });
 
     const [deployment] = await softwareDeployments();
     expect(deployment.status).toBe('finished');
@@ -367,9 +370,11 @@ describe('MenderDeployment', () => {
     expect(await runningImage(D2)).toBe('os-1.0');
   });
 
-  it('succeeds with the failed devices listed when failures stay within maxFailureRatio', async () => {
+  it('succeeds with the failed devices listed when failures stay within the limit', async () => {
     await emu.admin('POST', `/devices/${D2}/behavior`, { fail_install: ['os-2.0'] });
-    const inputs = await checkedDeployment(deploymentInputs([D1, D2, D3, D4], { rollout: { ...ROLLOUT, maxFailureRatio: 0.25 } }));
+    // Judged over all four (minDevicesJudged), one failure is 25 %: within the limit.
+    const policy = { ...policyOf(deploymentInputs([D1])), maxFailurePercent: 25, minDevicesJudged: 4 };
+    const inputs = await checkedDeployment(deploymentInputs([D1, D2, D3, D4], { rollout: ROLLOUT, policy }));
     const { outs } = await menderDeployment.create(inputs);
     expect(outs.status).toBe('finished');
     expect(outs.failedDevices).toEqual([D2]);
@@ -440,7 +445,7 @@ describe('MenderDeployment', () => {
 
     await emu.admin('POST', `/devices/${D2}/behavior`, { offline: true });
     const pending = await menderDeployment.create(await checkedDeployment(deploymentInputs([D2], { rollout: { ...ROLLOUT, waitForCompletion: false } })));
-    expect(pending.outs.status).toBe('pending');
+    expect(pending.outs.status).toBe('inprogress');
     await menderDeployment.delete(pending.id, pending.outs);
     const aborted = (await softwareDeployments()).find((d) => d.id === pending.id)!;
     expect(aborted.status).toBe('finished');
@@ -542,13 +547,13 @@ describe('DeviceConfiguration', () => {
 describe('faults during a create', () => {
   it('retries a 429 on a read and honours its Retry-After', async () => {
     const inputs = await checkedDeployment(deploymentInputs([D1, D2]));
-    await emu.admin('POST', '/faults', { method: 'GET', path: '/statistics$', count: 1, status: 429, retry_after: 1 });
+    await emu.admin('POST', '/faults', { method: 'GET', path: '/devices/list$', count: 1, status: 429, retry_after: 1 });
     await emu.clearRequests();
     const started = Date.now();
     const { outs } = await menderDeployment.create(inputs);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(outs.status).toBe('finished');
-    const statistics = (await emu.requests()).filter((r) => r.path.endsWith('/statistics')) as (LoggedRequest & { time: string })[];
+    const statistics = (await emu.requests()).filter((r) => r.path.endsWith('/devices/list')) as (LoggedRequest & { time: string })[];
     expect(statistics[0].status).toBe(429);
     expect(statistics[1].status).toBe(200);
     expect(Date.parse(statistics[1].time) - Date.parse(statistics[0].time)).toBeGreaterThanOrEqual(950);
@@ -601,13 +606,14 @@ describe('faults during a create', () => {
 
   it('fails the create when the devices fail beyond the threshold under retried reads', async () => {
     for (const device of [D1, D2]) await emu.admin('POST', `/devices/${device}/behavior`, { fail_install: ['os-2.0'] });
-    await emu.admin('POST', '/faults', { method: 'GET', path: '/statistics$', count: 2, status: 503 });
+    await emu.admin('POST', '/faults', { method: 'GET', path: '/devices/list$', count: 2, status: 503 });
     const inputs = await checkedDeployment(deploymentInputs([D1, D2, D3, D4], { rollout: { ...ROLLOUT, maxFailureRatio: 0.25 } }));
     const error = await rejection(menderDeployment.create(inputs));
     expect(error.message).toMatch(/aborted/);
-    // One failure in four is within the ratio; the second is over it and stops the rollout.
-    expect((error.cause as RolloutError).result.failedDevices).toEqual([D1, D2].sort());
-    expect(error.message).toContain(`failed devices: ${[D1, D2].sort().join(', ')}`);
+    // Each failure is judged as it comes: the first already exceeds 25 % of those judged.
+    const recorded = (error as PartialFailure<MenderDeploymentOutputs>).properties;
+    expect(recorded.failedDevices.length).toBeGreaterThanOrEqual(1);
+    expect(error.message).toMatch(/failed: 0000000[12]/);
     expect(await runningImage(D1)).toBe('os-1.0');
     expect(await runningImage(D2)).toBe('os-1.0');
   });

@@ -2,7 +2,7 @@
 // ring in waves, what stops it, and how long an `up` waits. Checked before anything is sent:
 // a stack file is reviewed like the fleet, and a typo there must not roll an image to a whole
 // ring at once.
-import { FleetIssue } from '../description/issues';
+import type { FleetIssue } from '../../program/description/issues';
 
 export const ROLLOUT_KEY = 'fleet:rollout';
 

@@ -26,28 +26,36 @@ export function cumulativeTargets(waves: WaveTarget[], total: number): number[] 
   return targets;
 }
 
-export interface WaveAssignment {
-  /** Wave number (1-based) → the devices started in it. */
-  waves: string[][];
-}
-
 /**
- * The devices of each wave: `initial` are the devices that needed the image when the rollout
- * started (their order fixes the waves); `joined` are those that started to need it later,
- * which join the wave running when they are seen (`currentWave`), or the first if none started.
+ * The devices of each wave as things stand: `started` are the devices each started wave was
+ * given (in order); `pool` the devices that need the image and are in no started wave (they
+ * joined the ring since, or were never reached). The running wave is topped up from the pool
+ * to its target (a device that joined, a part lost in a crash), the last wave takes the whole
+ * pool, and the waves not started yet split the rest in the rollout's order. `total` is the
+ * number of devices that needed the image when the rollout started: it fixes the targets, so
+ * a device joining later does not move the devices already assigned.
  */
-export function assignWaves(image: string, policy: Pick<RolloutPolicy, 'waves'>, initial: string[], joined: string[] = [], currentWave = 1): WaveAssignment {
-  const order = rolloutOrder(image, initial);
-  const targets = cumulativeTargets(policy.waves, order.length);
+export function waveAssignment(image: string, policy: Pick<RolloutPolicy, 'waves'>, total: number, started: string[][], pool: string[]): string[][] {
+  const targets = cumulativeTargets(policy.waves, total);
+  const order = rolloutOrder(image, pool);
   const waves: string[][] = [];
+  let count = 0;
   let from = 0;
-  for (const target of targets) {
-    waves.push(order.slice(from, target));
-    from = target;
+  const take = (n: number) => {
+    const part = order.slice(from, from + Math.max(0, n));
+    from += part.length;
+    return part;
+  };
+  // A policy shortened in the middle of a rollout keeps the waves already started.
+  const n = Math.max(targets.length, started.length);
+  for (let index = 0; index < n; index++) {
+    const target = targets[index] ?? total;
+    const last = index === n - 1;
+    const own = started[index] ?? [];
+    const open = index >= started.length - 1;
+    const extra = !open ? [] : last ? take(order.length - from) : take(target - count - own.length);
+    waves.push([...own, ...extra]);
+    count += own.length + extra.length;
   }
-  const seen = new Set(initial);
-  const late = rolloutOrder(image, joined.filter((id) => !seen.has(id)));
-  const at = Math.min(Math.max(currentWave, 1), waves.length) - 1;
-  waves[at] = [...waves[at], ...late];
-  return { waves };
+  return waves;
 }

@@ -4,10 +4,9 @@
 // waits forever (the same timeout ends it).
 import { RolloutPolicy } from './policy';
 
-/** A device's status in its deployment, in Mender's words (deployments' `DeviceDeploymentStatus`). */
-export type DeviceDeploymentStatus =
-  | 'pending' | 'downloading' | 'pause_before_installing' | 'installing' | 'pause_before_rebooting' | 'rebooting'
-  | 'pause_before_committing' | 'success' | 'already-installed' | 'failure' | 'noartifact' | 'aborted' | 'decommissioned';
+import type { DeviceDeploymentStatus } from '../mender/schemas';
+
+export type { DeviceDeploymentStatus };
 
 const SUCCEEDED = new Set<DeviceDeploymentStatus>(['success', 'already-installed']);
 // A device that rolled back by itself reports `failure`, as does a failed install; `noartifact`
@@ -71,35 +70,44 @@ export function judge(devices: RolloutDevice[], policy: RolloutPolicy, now: numb
 
 export type NextStep =
   | { kind: 'breach'; action: RolloutPolicy['onFailure']; figures: GateFigures }
-  | { kind: 'wait'; wave: number; of: number; figures: GateFigures; /** Devices of the wave not finished yet. */ running: string[] }
+  | { kind: 'wait'; wave: number; of: number; figures: GateFigures; /** Devices of the wave in its deployments, not finished yet. */ running: string[]; /** Devices of the wave not in its deployments yet. */ missing: string[] }
   | { kind: 'soak'; wave: number; of: number; figures: GateFigures; /** When the next wave may start (ms). */ until: number }
   | { kind: 'paused'; wave: number; of: number; figures: GateFigures }
   | { kind: 'start'; wave: number; of: number; figures: GateFigures; devices: string[] }
   | { kind: 'done'; of: number; figures: GateFigures };
 
+/** The first wave from `index` (0-based) that has devices, or -1: an empty wave passes at once, with no soak. */
+function firstWithDevices(waves: string[][], index: number): number {
+  for (let i = index; i < waves.length; i++) if (waves[i].length > 0) return i;
+  return -1;
+}
+
 /**
- * What the rollout allows now. `waves` are the devices assigned to each wave (waves.ts);
- * `devices` the statuses of those started so far; `passedAt` when the last started wave was
- * first seen passed (the soak counts from then), if it was.
+ * What the rollout allows now. `waves` are the devices of each wave as things stand
+ * (waves.ts, waveAssignment); `started` how many waves have started; `devices` the statuses of
+ * the devices started so far; `passedAt` when the last started wave was first seen passed (the
+ * soak counts from then), if it was.
  */
-export function nextStep(waves: string[][], devices: RolloutDevice[], policy: RolloutPolicy, now: number, passedAt?: number): NextStep {
+export function nextStep(waves: string[][], started: number, devices: RolloutDevice[], policy: RolloutPolicy, now: number, passedAt?: number): NextStep {
   const of = waves.length;
   const figures = judge(devices, policy, now);
   if (figures.breach) return { kind: 'breach', action: policy.onFailure, figures };
-  const started = devices.reduce((max, d) => Math.max(max, d.wave), 0);
   if (started === 0) {
-    if (policy.paused) return { kind: 'paused', wave: 1, of, figures };
-    return { kind: 'start', wave: 1, of, figures, devices: waves[0] ?? [] };
+    const first = firstWithDevices(waves, 0);
+    if (first < 0) return { kind: 'done', of, figures };
+    if (policy.paused) return { kind: 'paused', wave: first + 1, of, figures };
+    return { kind: 'start', wave: first + 1, of, figures, devices: waves[first] };
   }
   const current = devices.filter((d) => d.wave === started);
   const running = current.filter((d) => !isFinished(d.status) && !timedOut(d, policy, now)).map((d) => d.id);
-  // Devices assigned to the wave but not yet in its deployment (they joined the ring since) keep it open too.
+  // Devices assigned to the wave but not yet in its deployments (they joined the ring since) keep it open too.
   const inDeployment = new Set(current.map((d) => d.id));
   const missing = (waves[started - 1] ?? []).filter((id) => !inDeployment.has(id));
-  if (running.length > 0 || missing.length > 0) return { kind: 'wait', wave: started, of, figures, running: [...running, ...missing] };
-  if (started >= of) return { kind: 'done', of, figures };
+  if (running.length > 0 || missing.length > 0) return { kind: 'wait', wave: started, of, figures, running, missing };
+  const next = firstWithDevices(waves, started);
+  if (next < 0) return { kind: 'done', of, figures };
   const until = (passedAt ?? now) + policy.soakMinutes * 60_000;
   if (now < until) return { kind: 'soak', wave: started, of, figures, until };
   if (policy.paused) return { kind: 'paused', wave: started, of, figures };
-  return { kind: 'start', wave: started + 1, of, figures, devices: waves[started] ?? [] };
+  return { kind: 'start', wave: next + 1, of, figures, devices: waves[next] };
 }
