@@ -4,6 +4,12 @@
 // requests only; program/change-report.ts and program/plan-report.ts turn that into the change report.
 import { Command } from 'commander';
 import { changeReport, ChangeReport, MenderConfiguration, RecordedDeployment } from '../program/change-report';
+import type { Plan } from '../program/pipeline/plan';
+import { rolloutReport, RolloutReport } from '../program/rollout-report';
+import { deviceStatuses } from '../provider/rollout/deployments';
+import { DEFAULT_POLICY, RolloutPolicy } from '../provider/rollout/policy';
+import type { RolloutProgress } from '../provider/rollout/progress';
+import { standing } from '../provider/rollout/standing';
 import { planMarkdown, planText } from '../program/plan-report';
 import { MenderConnection, runPipeline } from '../program/pipeline/run';
 import { deviceConfigurations } from '../provider/mender/observed';
@@ -34,9 +40,36 @@ export async function recordedDeployments(stack: string, env: NodeJS.ProcessEnv)
       outOfSync: Array.isArray(o.outOfSync) ? (o.outOfSync as string[]) : [],
       namePrefix: typeof o.namePrefix === 'string' ? o.namePrefix : undefined,
       rollout: o.rollout,
+      ...(o.progress && typeof o.progress === 'object' ? { progress: o.progress as RolloutProgress } : {}),
+      ...(o.policy && typeof o.policy === 'object' ? { policy: o.policy as RolloutPolicy } : {}),
     });
   }
   return recorded;
+}
+
+/**
+ * The ring's rollouts under way or stopped, as the next up would find them: each device's status
+ * in the rollout's deployments (read only), judged with the policy the stack now declares.
+ */
+async function rolloutReports(mender: MenderConnection, deployments: ReadonlyMap<string, RecordedDeployment>, plan: Plan, declared: RolloutPolicy | undefined): Promise<RolloutReport[]> {
+  const reports: RolloutReport[] = [];
+  const client = mender.client();
+  for (const [image, recorded] of [...deployments].sort(([a], [b]) => a.localeCompare(b))) {
+    const progress = recorded.progress;
+    if (!progress || progress.phase === 'done') continue;
+    const policy = declared ?? recorded.policy ?? DEFAULT_POLICY;
+    if (progress.phase === 'stopped' || progress.phase === 'rolled-back') {
+      reports.push(rolloutReport(image, policy, progress, undefined, client.serverNow()));
+      continue;
+    }
+    const statuses = await deviceStatuses(client, progress.waves.flatMap((w) => w.parts.map((p) => p.deploymentId)));
+    const devices = plan.devices.filter((d) => d.desiredImage === image);
+    const needs = new Set(devices.filter((d) => d.runningImage !== image).map((d) => d.id));
+    const now = client.serverNow();
+    const st = standing({ image, policy, devices: devices.map((d) => d.id).sort(), progress, statuses, needs: (id) => needs.has(id), reflashed: new Set(), now });
+    reports.push(rolloutReport(image, policy, progress, st, now));
+  }
+  return reports;
 }
 
 /** Everything `fleet plan` reads, then the plan. Sends no mutating request to Mender. */
@@ -61,8 +94,10 @@ export async function gatherChangeReport(options: PlanOptions): Promise<ChangeRe
       // A device deviceconfig knows nothing of yet holds no configuration.
       if (state) configurations.set(id, { configured: state.configured, reported: state.reported });
     }
-    const recorded = applied === undefined ? undefined : { deployments: await recordedDeployments(options.stack, env), rollout: settings.rollout };
-    return changeReport({ ...planned, gate: run.gate, configurations, recorded });
+    const deployments = applied === undefined ? undefined : await recordedDeployments(options.stack, env);
+    const recorded = deployments && { deployments, rollout: settings.rollout };
+    const rollouts = deployments ? await rolloutReports(mender, deployments, run.plan, settings.policy) : [];
+    return changeReport({ ...planned, gate: run.gate, configurations, recorded, rollouts });
   } finally {
     mender.close();
   }

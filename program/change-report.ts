@@ -3,6 +3,9 @@
 // configuration keys, devices Mender does not know, the promotion gate's verdict). The planner's
 // `Plan` (pipeline/plan.ts) is the desired state; this compares it with the stack's last update and with
 // Mender. A pure function of what `fleet plan` gathered; program/plan-report.ts renders it.
+import type { RolloutProgress } from '../provider/rollout/progress';
+import type { RolloutPolicy } from '../provider/rollout/policy';
+import type { RolloutReport } from './rollout-report';
 import { nameAFew } from '../provider/name-a-few';
 import { FleetDescription } from './description/load';
 import { FleetIssue, formatIssue } from './description/issues';
@@ -31,6 +34,10 @@ export interface RecordedDeployment {
   outOfSync: string[];
   namePrefix?: string;
   rollout?: unknown;
+  /** Where its rollout stands (absent in stacks applied before waves). */
+  progress?: RolloutProgress;
+  /** The policy it rolled out with (absent: one wave). */
+  policy?: RolloutPolicy;
 }
 
 /** A device's configuration as Mender holds it (health.ts's observed configuration). */
@@ -52,6 +59,8 @@ export interface ChangeReportInput {
   configurations: ReadonlyMap<string, MenderConfiguration>;
   /** The stack's MenderDeployments by image, and the rollout settings the program declares; absent: not known (a plain up is taken to act). */
   recorded?: { deployments: ReadonlyMap<string, RecordedDeployment>; rollout: unknown };
+  /** The ring's rollouts that are under way or were stopped, in words (rollout-report.ts). */
+  rollouts?: RolloutReport[];
 }
 
 export interface ImagePlan {
@@ -113,6 +122,8 @@ export type GateVerdict =
 export interface ChangeReport {
   stack: string;
   ring: string;
+  /** The ring's rollouts under way or stopped. */
+  rollouts: RolloutReport[];
   /** Why an up would stop before anything reaches Mender; empty when it would run. */
   stops: string[];
   errors: string[];
@@ -224,6 +235,7 @@ export function changeReport(input: ChangeReportInput): ChangeReport {
   const result: ChangeReport = {
     stack: input.stack,
     ring: input.ring,
+    rollouts: input.rollouts ?? [],
     stops: [],
     errors,
     warnings: (plan?.warnings ?? []).map(formatIssue),

@@ -135,6 +135,7 @@ export function planText(plan: ChangeReport): string {
   };
   section('Errors', plan.errors);
   section('Warnings', plan.warnings);
+  for (const rollout of plan.rollouts) section(rollout.lines[0], rollout.lines.slice(1));
   for (const image of plan.images) {
     const from = image.from.map((f) => `${f.image ?? '(unknown)'}: ${n(f.devices)}`).join(', ');
     section(`Image ${image.image}: ${devicesDo(image.devices.length, 'get')} it, ${n(image.alreadyRunning)} already ${image.alreadyRunning === 1 ? 'runs' : 'run'} it`, [
@@ -257,6 +258,11 @@ export function planMarkdown(plan: ChangeReport, options: { limit?: number } = {
   parts.push(summaryLines(plan).map((l) => `- ${cell(l)}`).join('\n'), '\n\n');
   if (plan.errors.length > 0) parts.push('#### Errors\n\n', bullets(plan.errors));
   if (plan.warnings.length > 0) parts.push('#### Warnings\n\n', bullets(plan.warnings));
+  if (plan.rollouts.length > 0) {
+    parts.push('#### Rollouts\n\n');
+    for (const rollout of plan.rollouts) parts.push(`- ${cell(rollout.lines[0])}\n${rollout.lines.slice(1).map((l) => `  - ${cell(l)}\n`).join('')}`);
+    parts.push('\n');
+  }
 
   if (plan.images.length > 0) {
     parts.push('#### Images\n\n');
