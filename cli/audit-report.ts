@@ -8,8 +8,8 @@ import { specialSecretSig, specialSigKey } from '@pulumi/pulumi/runtime/rpc';
 import { promotionOverridesOf } from '../program/pipeline/settings';
 import type { PromotionOverride } from '../program/pipeline/gate';
 import type { DeviceSummary } from '../program/pipeline/declare';
-import { differingKeys } from '../provider/configuration-rollout';
-import { nameAFew } from '../provider/name-a-few';
+import { differingKeys } from '../shared/health';
+import { nameAFew } from '../shared/name-a-few';
 
 /** One entry of `pulumi stack history --json` (or a file backend's `.history.json`). */
 export interface UpdateInfo {

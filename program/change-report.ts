@@ -3,10 +3,10 @@
 // configuration keys, devices Mender does not know, the promotion gate's verdict). The planner's
 // `Plan` (pipeline/plan.ts) is the desired state; this compares it with the stack's last update and with
 // Mender. A pure function of what `fleet plan` gathered; program/plan-report.ts renders it.
-import { nameAFew } from '../provider/name-a-few';
+import { nameAFew } from '../shared/name-a-few';
 import { FleetDescription } from './description/load';
 import { FleetIssue, formatIssue } from './description/issues';
-import type { ObservedConfiguration } from './health';
+import type { ObservedConfiguration } from '../shared/health';
 import { FleetFacts, Plan, PlannedDevice } from './pipeline/plan';
 import { imagesToDeploy, PromotionResult } from './pipeline/gate';
 
