@@ -1,5 +1,9 @@
 // The audit's diffing and formatting, as pure functions over hand-made checkpoints.
-import { auditEntries, AuditUpdate, FleetSnapshot, fleetChanges, formatAudit, snapshotOf, UpdateInfo } from '../../cli/audit-report';
+import { fleetChanges } from '../../program/audit/changes';
+import { auditEntries, AuditUpdate } from '../../program/audit/entries';
+import type { UpdateInfo } from '../../program/audit/history';
+import { formatAudit } from '../../program/audit/report';
+import { FleetSnapshot, snapshotOf } from '../../program/audit/snapshot';
 
 const A = '3fb4632b-96b9-475d-ac89-02255bd15b6f';
 const B = 'b8b311de-000e-4914-9a13-1d7e2e23bc5d';
