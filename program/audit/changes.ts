@@ -58,7 +58,7 @@ export function fleetChanges(before: FleetSnapshot | undefined, after: FleetSnap
       } else if (oldConf.deploymentId !== newConf.deploymentId && newConf.deploymentId) {
         changes.push({ kind: 'configuration-reapplied', device: id, secretsCompared: secretKeys !== null });
       }
-      if (kind === 'refresh' && newConf.driftedKeys.length > 0) changes.push({ kind: 'drift-configuration', device: id, keys: newConf.driftedKeys });
+      if (kind === 'refresh' && newConf.health === 'drifted') changes.push({ kind: 'drift-configuration', device: id, keys: newConf.driftedKeys });
     } else if (oldConf) {
       changes.push({ kind: 'configuration-removed', device: id });
     }

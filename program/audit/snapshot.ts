@@ -4,6 +4,7 @@
 // digests at once; a secret still sealed counts as unreadable. Nothing here keeps a value.
 import { createHash, randomBytes } from 'node:crypto';
 import { specialSecretSig, specialSigKey } from '@pulumi/pulumi/runtime/rpc';
+import type { Health } from '../../shared/health';
 import type { DeviceSummary } from '../pipeline/declare';
 
 /** The deployment (`pulumi stack export`) an update left, reduced to what the audit compares. */
@@ -35,10 +36,11 @@ export interface SnapshotConfiguration {
   /** Secret key → digest of its value (never the value); undefined when it could not be read. */
   secretDigests?: Record<string, string>;
   deploymentId?: string;
-  inSync?: boolean;
+  /** The device's configuration health as the resource recorded it (its last apply or read); undefined when its outputs do not tell. */
+  health?: Health;
+  /** Keys whose reported or configured value differed from Git at the resource's last read. */
   driftedKeys: string[];
 }
-
 
 interface ExportedResource {
   urn: string;
@@ -72,19 +74,33 @@ export function secretDigest(key: string, value: string): string {
   return createHash('sha256').update(digestSalt).update(key).update('\0').update(value).digest('hex');
 }
 
+/**
+ * What a configuration resource recorded of one device, in the health vocabulary: keys its last
+ * read found differing from Git (the provider's read counts a configuration the device has not
+ * reported among them), else a failed apply, else whether Mender held and the device reported
+ * Git's (`inSync`; a set records only drift and failures per device).
+ */
+function recordedHealth(driftedKeys: readonly string[], failed: boolean, inSync: boolean | undefined): Health | undefined {
+  if (driftedKeys.length > 0) return 'drifted';
+  if (failed) return 'failed';
+  if (inSync === undefined) return undefined;
+  return inSync ? 'in sync' : 'pending';
+}
+
 /** One device's configuration from a resource's outputs (`values`, `secretValues`), secrets only as digests. */
 function configurationOf(
   entry: Record<string, unknown>,
-  status: { deploymentId: unknown; inSync: unknown; driftedKeys: unknown },
+  status: { deploymentId: unknown; inSync: unknown; driftedKeys: unknown; failed: boolean },
 ): SnapshotConfiguration {
   const secrets = plainSecret(entry.secretValues);
   const secretDigests = secrets === undefined || secrets === null ? undefined : Object.fromEntries(Object.entries(stringMap(secrets)).map(([k, v]) => [k, secretDigest(k, v)]));
+  const driftedKeys = strings(status.driftedKeys).sort();
   return {
     values: stringMap(plainSecret(entry.values)),
     secretDigests: entry.secretValues === undefined ? {} : secretDigests,
     deploymentId: typeof status.deploymentId === 'string' ? status.deploymentId : undefined,
-    inSync: typeof status.inSync === 'boolean' ? status.inSync : undefined,
-    driftedKeys: strings(status.driftedKeys).sort(),
+    health: recordedHealth(driftedKeys, status.failed, typeof status.inSync === 'boolean' ? status.inSync : undefined),
+    driftedKeys,
   };
 }
 
@@ -121,6 +137,8 @@ export function snapshotOf(deployment: { resources?: ExportedResource[] } | unde
         deploymentId: outputs.deploymentId,
         inSync: outputs.inSync,
         driftedKeys: outputs.driftedKeys,
+        // A failed DeviceConfiguration is not recorded: its apply throws before any output.
+        failed: false,
       });
     } else if (type === 'DeviceConfigurationSet') {
       const devices = plainSecret(outputs.devices);
@@ -130,8 +148,9 @@ export function snapshotOf(deployment: { resources?: ExportedResource[] } | unde
       for (const [device, entry] of Object.entries(devices && typeof devices === 'object' ? (devices as Record<string, Record<string, unknown>>) : {})) {
         snapshot.configurations[device] = configurationOf(entry, {
           deploymentId: deploymentIds[device],
-          inSync: !(device in drifted) && !(device in failed),
+          inSync: true,
           driftedKeys: drifted[device],
+          failed: device in failed,
         });
       }
     }

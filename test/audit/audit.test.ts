@@ -170,6 +170,36 @@ describe('fleetChanges', () => {
   });
 });
 
+describe('snapshotOf', () => {
+  it("says in the health vocabulary what a configuration set recorded of each device", () => {
+    const set = {
+      resources: [
+        {
+          urn: urn('pulumi-nodejs:dynamic/mender:DeviceConfigurationSet', 'pi4/kiosk.json'),
+          type: 'pulumi-nodejs:dynamic/mender:DeviceConfigurationSet',
+          outputs: {
+            group: 'pi4',
+            template: 'kiosk.json',
+            devices: { ...SIG, plaintext: JSON.stringify({ [A]: { values: { kiosk_url: 'u' } }, [B]: { values: { kiosk_url: 'u' } }, c: { values: {} } }) },
+            deploymentIds: { [A]: 'c1', [B]: 'c2' },
+            drifted: { [A]: ['kiosk_url'] },
+            failed: { [B]: `device ${B} failed to apply its configuration` },
+          },
+        },
+      ],
+    };
+    const { configurations } = snapshotOf(set);
+    expect(Object.fromEntries(Object.entries(configurations).map(([id, c]) => [id, c.health]))).toEqual({ [A]: 'drifted', [B]: 'failed', c: 'in sync' });
+  });
+
+  it('calls a DeviceConfiguration not waited for pending', () => {
+    const single = exported({ devices: {}, configurations: { [A]: { values: { kiosk_url: 'u' }, deploymentId: 'c1' } } });
+    (single.resources[1].outputs as Record<string, unknown>).inSync = false;
+    expect(snapshotOf(single).configurations[A].health).toBe('pending');
+    expect(snap({ devices: {}, configurations: { [A]: { values: {}, deploymentId: 'c1', driftedKeys: ['x'] } } }).configurations[A].health).toBe('drifted');
+  });
+});
+
 describe('auditEntries and formatAudit', () => {
   const s1 = snap({ devices: { [A]: { image: 'pi4-2026.10' } }, configurations: { [A]: { values: { kiosk_url: 'u1' }, deploymentId: 'c1' } } });
   const s2 = snap({ devices: { [A]: { image: 'pi4-2026.11' } }, configurations: { [A]: { values: { kiosk_url: 'u2' }, deploymentId: 'c2' } } });
