@@ -1,7 +1,8 @@
-// One vocabulary for a device's health, shared by the two processes that judge it: the program's
-// side (`fleet status`, the fleet plan, the audit: program/health.ts) and the provider's
-// (the configuration resources' read and rollout). It depends on neither, so the provider
-// process loads no planner and the program no provider implementation.
+// One vocabulary for a device's health, shared by the two sides that judge it: the program's
+// (`fleet status`, with Git's side in program/health.ts, and the audit) and the provider's
+// process (the configuration resources' read and rollout). It loads neither (it takes only the
+// type of Mender's device deployment statuses), so the provider process loads no planner and
+// the program no provider implementation.
 import type { DeviceDeploymentStatus } from '../provider/mender/schemas';
 
 /**
