@@ -9,7 +9,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 /** What tsconfig.build.json compiles, and the settings that shape the output. */
-const SOURCES = ['index.ts', 'program', 'provider', 'cli', 'emulator'];
+const SOURCES = ['index.ts', 'program', 'provider', 'shared', 'cli', 'emulator'];
 const SETTINGS = ['tsconfig.json', 'tsconfig.build.json'];
 const STAMP = path.join(root, 'dist', '.sources-hash');
 

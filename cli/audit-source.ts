@@ -9,55 +9,12 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import * as YAML from 'yaml';
-import { AuditUpdate, snapshotOf, UpdateInfo } from './audit-report';
+import type { AuditUpdate } from '../program/audit/entries';
+import { HistoryEntry, updateInfoOf } from '../program/audit/history';
+import { snapshotOf } from '../program/audit/snapshot';
 import { Checkpoint, openCheckpointSecrets } from './checkpoint-secrets';
 import { s3HistoryFolder } from './s3-backend';
 import { pulumiCli, repoRoot, ringStack } from './workspace';
-
-// ------------------------------------------------------------------ history
-
-// As a DIY backend's `.history.json` holds it or the Automation API's `history()` gives it: the
-// version may be missing (0), times are Unix seconds or dates, and config values come with
-// their secret flag.
-type HistoryEntry = Omit<UpdateInfo, 'version' | 'config' | 'startTime' | 'endTime'> & {
-  version?: number;
-  startTime?: number | string | Date;
-  endTime?: number | string | Date;
-  config?: Record<string, { value?: string; secret?: boolean } | string>;
-};
-
-function plainConfig(config: HistoryEntry['config']): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(config ?? {}) as [string, unknown][]) {
-    if (typeof value === 'string') out[key] = value;
-    else if (Array.isArray(value)) out[key] = JSON.stringify(value);
-    else if (value && typeof value === 'object') {
-      const v = value as { value?: unknown; secret?: boolean; secure?: unknown };
-      // {value, secret} from the CLI; {secure: ciphertext} from a file backend: secrets stay out.
-      if (v.secret || v.secure !== undefined) continue;
-      if ('value' in v) out[key] = typeof v.value === 'string' ? v.value : JSON.stringify(v.value);
-      else out[key] = JSON.stringify(value);
-    }
-  }
-  return out;
-}
-
-const toIso = (time: HistoryEntry['startTime']) =>
-  time instanceof Date ? time.toISOString() : typeof time === 'number' ? new Date(time * 1000).toISOString() : time;
-
-function infoOf(entry: HistoryEntry, version: number): UpdateInfo {
-  return {
-    version,
-    kind: entry.kind,
-    result: entry.result,
-    startTime: toIso(entry.startTime),
-    endTime: toIso(entry.endTime),
-    message: entry.message,
-    environment: entry.environment,
-    config: plainConfig(entry.config),
-    resourceChanges: entry.resourceChanges,
-  };
-}
 
 /** The folder where a file backend keeps a stack's history and checkpoints. */
 export function fileHistoryDir(backendUrl: string, project: string, stack: string): string | undefined {
@@ -139,7 +96,7 @@ export async function loadAuditUpdates(options: AuditSourceOptions): Promise<Aud
       // DIY backends record version 0 for every update: number them in order, oldest first.
       const history = await readHistory(folder, (index) => wanted(index + 1));
       const opened = await snapshots(history.map((entry) => entry.deployment));
-      return history.map((entry, index) => ({ info: infoOf(entry.info, index + 1), snapshot: opened[index] }));
+      return history.map((entry, index) => ({ info: updateInfoOf(entry.info, index + 1), snapshot: opened[index] }));
     } finally {
       folder.close();
     }
@@ -158,5 +115,5 @@ export async function loadAuditUpdates(options: AuditSourceOptions): Promise<Aud
     checkpoints.push(checkpoint);
   }
   const opened = checkpoints.map((c) => (c ? snapshotOf(c) : undefined));
-  return history.map((entry, index) => ({ info: infoOf(entry, numbered ? index + 1 : entry.version!), snapshot: opened[index] }));
+  return history.map((entry, index) => ({ info: updateInfoOf(entry, numbered ? index + 1 : entry.version!), snapshot: opened[index] }));
 }

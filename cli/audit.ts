@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { auditEntries, formatAudit } from './audit-report';
+import { auditEntries } from '../program/audit/entries';
+import { formatAudit } from '../program/audit/report';
 import { loadAuditUpdates } from './audit-source';
 
 const version = (value: string) => {

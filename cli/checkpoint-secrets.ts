@@ -6,13 +6,13 @@
 // (`pulumi stack import` keeps the deployment's own), and `stack export --show-secrets` opens
 // them with it: the passphrase, or a cloud KMS the CLI can reach. Only the sealed values are
 // imported, not the outputs around them, so the scratch stack stays small at any fleet size.
-// The clear values stay in this process; cli/audit-report.ts digests them at once.
+// The clear values stay in this process; program/audit/snapshot.ts digests them at once.
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { isSecretValue } from './audit-report';
+import { isSecretValue } from '../program/audit/snapshot';
 import { passphraseEnv, projectWorkspace } from './workspace';
 
 export interface CheckpointResource {

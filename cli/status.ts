@@ -1,7 +1,8 @@
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import { deviceConfigurations, lastSoftwareDeployment, runningImages, SoftwareDeployment } from '../provider/mender/observed';
-import { configurationHealth, converged, Health, imageHealth } from '../program/health';
+import { converged, Health, imageHealth } from '../shared/health';
+import { recordedConfigurationHealth } from '../program/health';
 import type { DeviceSummary } from '../program/pipeline/declare';
 import type { MenderClient } from '../provider/mender';
 import { clientFromSettings, menderSettingsFromConfig } from '../provider/settings';
@@ -14,14 +15,14 @@ export interface DeviceStatus {
   ring: string;
   desiredImage: string;
   runningImage: string;
-  /** Git's configuration (as the stack applied it) against Mender's (program/health.ts); none when Git configures nothing. */
+  /** Git's configuration (as the stack applied it) against Mender's (shared/health.ts, program/health.ts); none when Git configures nothing. */
   configuration: Health | 'none';
   /** The device's newest software deployment in Mender: its result, the artifact and the deployment name. */
   lastDeployment?: SoftwareDeployment;
   converged: boolean;
 }
 
-/** Desired (Git's, from the stack's outputs) against observed (Mender's) for each device, in program/health.ts's terms. */
+/** Desired (Git's, from the stack's outputs) against observed (Mender's) for each device, in the health vocabulary's terms (shared/health.ts). */
 export async function fleetStatus(client: MenderClient, devices: Record<string, DeviceSummary>, options: { deployments?: boolean } = {}): Promise<DeviceStatus[]> {
   const ids = Object.keys(devices).sort();
   const running = await runningImages(client, ids);
@@ -32,7 +33,7 @@ export async function fleetStatus(client: MenderClient, devices: Record<string, 
     if (desired.configurationHash) {
       const state = configurations.get(id);
       if (state instanceof Error) throw state;
-      configuration = configurationHealth({ hash: desired.configurationHash, secretKeys: desired.configurationSecretKeys }, state);
+      configuration = recordedConfigurationHealth({ hash: desired.configurationHash, secretKeys: desired.configurationSecretKeys }, state);
     }
     const runningImage = running.has(id) ? (running.get(id) ?? '(not reported)') : '(unknown to Mender)';
     const status: DeviceStatus = {

@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { formatIssue } from '../program/description/issues';
-import { lookupEnvFromProjectFiles } from '../program/description/lookup-env';
 import { validateFleetOffline } from '../program/description/validate';
+import { validationSecrets } from './stack-pipeline';
 
 /** `fleet validate`: every check that needs no Mender server; exit 1 when anything is wrong. */
 export function registerValidateCommand(program: Command): void {
@@ -18,12 +18,11 @@ export function registerValidateCommand(program: Command): void {
       const dir = path.resolve(opts.fleet);
       // lookup('env', …) reads this process's environment, as the program does in CI, but only
       // the names the stack allows.
-      const lookupEnv = lookupEnvFromProjectFiles(path.resolve(opts.project), opts.stack);
-      const secrets = { env: process.env, lookupEnv: lookupEnv.names, lookupEnvSource: lookupEnv.source, config: {}, secretConfigKeys: new Set<string>() };
-      const { fleet, issues, warnings } = validateFleetOffline(dir, secrets, { strict: opts.strict, templates: opts.templates });
-      const errors = [...lookupEnv.issues, ...issues];
+      const settings = validationSecrets(path.resolve(opts.project), opts.stack, process.env);
+      const { fleet, issues, warnings } = validateFleetOffline(dir, settings.secrets, { strict: opts.strict, templates: opts.templates });
+      const errors = [...settings.issues, ...issues];
       for (const warning of warnings) console.error(`warning: ${formatIssue(warning)}`);
-      if (!fleet || lookupEnv.issues.length > 0) {
+      if (!fleet || settings.issues.length > 0) {
         for (const issue of errors) console.error(formatIssue(issue));
         console.error(`${errors.length} error${errors.length === 1 ? '' : 's'} in ${opts.fleet}`);
         process.exitCode = 1;

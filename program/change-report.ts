@@ -6,10 +6,10 @@
 import type { RolloutProgress } from '../provider/rollout/progress';
 import type { RolloutPolicy } from '../provider/rollout/policy';
 import type { RolloutReport } from './rollout-report';
-import { nameAFew } from '../provider/name-a-few';
+import { nameAFew } from '../shared/name-a-few';
 import { FleetDescription } from './description/load';
 import { FleetIssue, formatIssue } from './description/issues';
-import type { ObservedConfiguration } from './health';
+import type { ObservedConfiguration } from '../shared/health';
 import { FleetFacts, Plan, PlannedDevice } from './pipeline/plan';
 import { imagesToDeploy, PromotionResult } from './pipeline/gate';
 

@@ -2,7 +2,7 @@
 // and Markdown for a pull request comment, which GitHub cuts at 65,536 characters. The Markdown
 // keeps its summary and tables and collapses per-device lists in <details>; when they would not
 // fit in the limit, each list keeps what its share allows and counts the rest.
-import { nameAFew } from '../provider/name-a-few';
+import { nameAFew } from '../shared/name-a-few';
 import { ConfigurationPlan, ChangeReport, GateVerdict, MoveReason, RingMove } from './change-report';
 
 /** Below GitHub's 65,536-character comment limit, with room for the workflow's own lines. */

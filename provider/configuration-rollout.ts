@@ -3,15 +3,11 @@
 // or never reports fails alone; the others go on. Shared by DeviceConfigurationSet and the
 // single-device DeviceConfiguration.
 import { isNotFound } from './protocol';
-import type { DeviceConfigurationState, MenderClient } from './mender';
+import type { MenderClient } from './mender';
 import { deviceConfigurations } from './mender/observed';
 import { sleep } from './mender';
 import { DEFAULT_TIMEOUT_SECONDS } from './types';
-
-/** Keys whose value differs between two configurations (either side missing counts). */
-export function differingKeys(want: Record<string, string>, have: Record<string, string>): string[] {
-  return [...new Set([...Object.keys(want), ...Object.keys(have)])].filter((k) => want[k] !== have[k]).sort();
-}
+import { configurationHealth, differingKeys, isConfiguration } from '../shared/health';
 
 /** The map Mender is to hold for a device: plain and secret values together. */
 export function desired(configuration: { values?: Record<string, string>; secretValues?: Record<string, string> }): Record<string, string> {
@@ -38,11 +34,6 @@ export function configurationProblems(
   const overlap = Object.keys(values).filter((k) => k in secretValues);
   if (overlap.length > 0) problems.push({ property: 'secretValues', reason: `device ${deviceId}: keys ${overlap.join(', ')} are both plain and secret` });
   return problems;
-}
-
-/** Drift: what the device reports, or what someone configured by hand, differing from Git. */
-export function driftedKeys(want: Record<string, string>, state: DeviceConfigurationState): string[] {
-  return [...new Set([...differingKeys(want, state.reported), ...differingKeys(want, state.configured)])].sort();
 }
 
 /** Clears devices' configuration; only a deployment takes it (and the secrets in it) off the device. */
@@ -72,10 +63,6 @@ export interface ConfigurationRolloutResult {
   failed: Map<string, string>;
 }
 
-function inSync(want: Record<string, string>, state: DeviceConfigurationState | undefined): boolean {
-  return state !== undefined && differingKeys(want, state.configured).length === 0 && differingKeys(want, state.reported).length === 0;
-}
-
 function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -100,7 +87,7 @@ export async function rollOutConfigurations(
       result.failed.set(id, `cannot read the configuration of device ${id}: ${state.message}`);
       return false;
     }
-    if (!inSync(want.get(id)!, state)) return true;
+    if (configurationHealth(state, isConfiguration(want.get(id)!)) !== 'in sync') return true;
     result.unchanged.add(id);
     if (state?.deployment_id) result.deploymentIds.set(id, state.deployment_id);
     return false;

@@ -4,10 +4,11 @@
 // engine's diff names the devices and keys that change), messages and outputs name devices, and
 // one device's failure fails the set without undoing or stopping the others.
 import type * as pulumi from '@pulumi/pulumi';
-import { clearConfigurations, configurationProblems, desired, differingKeys, driftedKeys, rollOutConfigurations } from './configuration-rollout';
+import { clearConfigurations, configurationProblems, desired, rollOutConfigurations } from './configuration-rollout';
 import { PartialFailure } from './protocol';
 import { deviceConfigurations } from './mender/observed';
-import { nameAFew } from './name-a-few';
+import { configurationHealth, differingKeys, driftedKeys, isConfiguration } from '../shared/health';
+import { nameAFew } from '../shared/name-a-few';
 import { menderClient } from './settings';
 import type { ConfiguredDevice, DeviceConfigurationSetInputs, DeviceConfigurationSetOutputs } from './types';
 
@@ -108,9 +109,9 @@ export const deviceConfigurationSet: pulumi.dynamic.ResourceProvider<DeviceConfi
       const state = states.get(device);
       if (state instanceof Error) throw state;
       const want = desired(old.devices[device]);
+      if (configurationHealth(state, isConfiguration(want)) === 'in sync') continue;
       // A device deviceconfig knows nothing of has every key to send.
-      const keys = state ? driftedKeys(want, state) : Object.keys(want).sort();
-      if (keys.length > 0) drifted[device] = keys;
+      drifted[device] = state ? driftedKeys(want, state) : Object.keys(want).sort();
     }
     return { id, props: { ...old, drifted, inSync: Object.keys(drifted).length === 0 && Object.keys(old.failed ?? {}).length === 0 } };
   },

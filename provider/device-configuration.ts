@@ -1,5 +1,6 @@
 import type * as pulumi from '@pulumi/pulumi';
-import { clearConfigurations, configurationProblems, desired, differingKeys, driftedKeys, rollOutConfigurations } from './configuration-rollout';
+import { clearConfigurations, configurationProblems, desired, rollOutConfigurations } from './configuration-rollout';
+import { configurationHealth, differingKeys, driftedKeys, isConfiguration } from '../shared/health';
 import { deviceConfigurations } from './mender/observed';
 import { gone } from './protocol';
 import { menderClient } from './settings';
@@ -48,8 +49,8 @@ export const deviceConfiguration: pulumi.dynamic.ResourceProvider<DeviceConfigur
     const state = (await deviceConfigurations(menderClient(), [device])).get(device);
     if (state instanceof Error) throw state;
     if (state === undefined) return gone();
-    const drifted = driftedKeys(desired(old), state);
-    return { id, props: { ...old, inSync: drifted.length === 0, driftedKeys: drifted } };
+    const want = desired(old);
+    return { id, props: { ...old, inSync: configurationHealth(state, isConfiguration(want)) === 'in sync', driftedKeys: driftedKeys(want, state) } };
   },
 
   async update(_id, olds, news) {

@@ -5,8 +5,8 @@
 // `canary:<artifact>:<device count>:<digest>` (provider/deployment-name.ts). The evidence is read
 // with the other facts before planning (pipeline/facts.ts); the verdict here is pure.
 import { isRingDeploymentOf } from '../../provider/deployment-name';
-import { FINISHED_DEVICE_STATUSES } from '../../provider/mender/observed';
-import { nameAFew } from '../../provider/name-a-few';
+import { FINISHED_DEVICE_STATUSES } from '../../shared/health';
+import { nameAFew } from '../../shared/name-a-few';
 import type { Plan } from './plan';
 
 /** One Mender deployment of the earlier ring. */

@@ -4,7 +4,7 @@ import { FleetIssue } from '../description/issues';
 import { deviceConfigurationOf, deviceScope, gitRingOf, osImagesOf, osImagesOrigin } from '../description/resolve';
 import type { RenderedConfiguration } from '../description/template';
 import type { SecretSource } from '../description/variables';
-import { nameAFew } from '../../provider/name-a-few';
+import { nameAFew } from '../../shared/name-a-few';
 import type { ResolvedDevice } from './validated-fleet';
 
 /** What Mender's inventory says about a device: the device knows itself best. */

@@ -4,19 +4,7 @@
 import type { DeviceConfigurationState, MenderClient } from './client';
 import { isNotFound } from './errors';
 import type { Artifact, DeviceDeploymentStatus } from './schemas';
-
-/** Device deployment statuses after which a device is done with a deployment (model.IsDeviceDeploymentStatusFinished). */
-export const FINISHED_DEVICE_STATUSES: ReadonlySet<DeviceDeploymentStatus> = new Set<DeviceDeploymentStatus>([
-  'failure',
-  'aborted',
-  'success',
-  'noartifact',
-  'already-installed',
-  'decommissioned',
-]);
-
-/** Device deployment statuses of a failed installation (the deployment's statistics count them as failures). */
-export const FAILED_DEVICE_STATUSES: ReadonlySet<DeviceDeploymentStatus> = new Set<DeviceDeploymentStatus>(['failure', 'noartifact']);
+import { FINISHED_DEVICE_STATUSES } from '../../shared/health';
 
 /** Devices per inventory search: Mender's largest page. */
 export const SEARCH_CHUNK = 500;

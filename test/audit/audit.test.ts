@@ -1,5 +1,9 @@
 // The audit's diffing and formatting, as pure functions over hand-made checkpoints.
-import { auditEntries, AuditUpdate, FleetSnapshot, fleetChanges, formatAudit, snapshotOf, UpdateInfo } from '../../cli/audit-report';
+import { fleetChanges } from '../../program/audit/changes';
+import { auditEntries, AuditUpdate } from '../../program/audit/entries';
+import type { UpdateInfo } from '../../program/audit/history';
+import { formatAudit } from '../../program/audit/report';
+import { FleetSnapshot, snapshotOf } from '../../program/audit/snapshot';
 
 const A = '3fb4632b-96b9-475d-ac89-02255bd15b6f';
 const B = 'b8b311de-000e-4914-9a13-1d7e2e23bc5d';
@@ -163,6 +167,36 @@ describe('fleetChanges', () => {
       { kind: 'deployment-failed', image: 'pi4-2026.10', devices: [A], deploymentId: 'd3' },
       { kind: 'image-redeployed', image: 'pi4-2026.10', devices: [A], count: 1 },
     ]);
+  });
+});
+
+describe('snapshotOf', () => {
+  it("says in the health vocabulary what a configuration set recorded of each device", () => {
+    const set = {
+      resources: [
+        {
+          urn: urn('pulumi-nodejs:dynamic/mender:DeviceConfigurationSet', 'pi4/kiosk.json'),
+          type: 'pulumi-nodejs:dynamic/mender:DeviceConfigurationSet',
+          outputs: {
+            group: 'pi4',
+            template: 'kiosk.json',
+            devices: { ...SIG, plaintext: JSON.stringify({ [A]: { values: { kiosk_url: 'u' } }, [B]: { values: { kiosk_url: 'u' } }, c: { values: {} } }) },
+            deploymentIds: { [A]: 'c1', [B]: 'c2' },
+            drifted: { [A]: ['kiosk_url'] },
+            failed: { [B]: `device ${B} failed to apply its configuration` },
+          },
+        },
+      ],
+    };
+    const { configurations } = snapshotOf(set);
+    expect(Object.fromEntries(Object.entries(configurations).map(([id, c]) => [id, c.health]))).toEqual({ [A]: 'drifted', [B]: 'failed', c: 'in sync' });
+  });
+
+  it('calls a DeviceConfiguration not waited for pending', () => {
+    const single = exported({ devices: {}, configurations: { [A]: { values: { kiosk_url: 'u' }, deploymentId: 'c1' } } });
+    (single.resources[1].outputs as Record<string, unknown>).inSync = false;
+    expect(snapshotOf(single).configurations[A].health).toBe('pending');
+    expect(snap({ devices: {}, configurations: { [A]: { values: {}, deploymentId: 'c1', driftedKeys: ['x'] } } }).configurations[A].health).toBe('drifted');
   });
 });
 

@@ -2,8 +2,8 @@
 // sees, with file and line.
 import * as fs from 'node:fs';
 import { formatIssue } from '../../program/description/issues';
-import { lookupEnvFromProjectFiles } from '../../program/description/lookup-env';
 import { validateFleetOffline } from '../../program/description/validate';
+import { validationSecrets } from '../../cli/stack-pipeline';
 import { baseFleet, writeFleet } from './fleet-files';
 
 const secrets = { env: {}, lookupEnv: new Set<string>(), config: {}, secretConfigKeys: new Set<string>() };
@@ -114,8 +114,8 @@ describe('fleet validation finds every error with file and line', () => {
 
   it('accepts the example fleet in fleet/', () => {
     // With the repository's own default list (Pulumi.yaml), which names the runner token the demo reads.
-    const lookupEnv = lookupEnvFromProjectFiles(`${__dirname}/../..`);
-    expect(lookupEnv.issues).toEqual([]);
-    expect(validateFleetOffline(`${__dirname}/../../fleet`, { ...secrets, lookupEnv: lookupEnv.names }).issues).toEqual([]);
+    const project = validationSecrets(`${__dirname}/../..`, undefined, {});
+    expect(project.issues).toEqual([]);
+    expect(validateFleetOffline(`${__dirname}/../../fleet`, project.secrets).issues).toEqual([]);
   });
 });

@@ -1,8 +1,10 @@
-// The device-health vocabulary (program/health.ts) and `fleet status` speaking it: a device whose
+// The device-health vocabulary (shared/health.ts, Git's side by the stack's hash in
+// program/health.ts) and `fleet status` speaking it: a device whose
 // configuration in Mender differs from Git's is drifted even when the device reports what Mender
 // holds (before Git was compared, status called that stale configuration "in sync").
 import { fleetStatus } from '../../cli/status';
-import { configurationHealth, converged, imageHealth } from '../../program/health';
+import { recordedConfigurationHealth } from '../../program/health';
+import { configurationHealth, converged, imageHealth, isConfiguration } from '../../shared/health';
 import { configurationHash } from '../../program/pipeline/plan';
 import type { DeviceSummary } from '../../program/pipeline/declare';
 import { MenderClient } from '../../provider/mender';
@@ -26,7 +28,7 @@ const summary = (extra: Partial<DeviceSummary> = {}): DeviceSummary => ({
   ...extra,
 });
 
-describe('configurationHealth', () => {
+describe('recordedConfigurationHealth', () => {
   const desired = { hash: configurationHash(git), secretKeys: git.secretKeys };
   it.each([
     ['Mender holds and the device reports Git\'s configuration', { configured: git.values, reported: git.values }, 'in sync'],
@@ -37,11 +39,31 @@ describe('configurationHealth', () => {
     ['a secret value other than Git\'s, which the stack\'s record cannot tell', { configured: { ...git.values, token: 'other' }, reported: { ...git.values, token: 'other' } }, 'in sync'],
     ['a key Git does not set', { configured: { ...git.values, extra: 'x' }, reported: { ...git.values, extra: 'x' } }, 'drifted'],
   ])('%s: %s', (_what, observed, health) => {
-    expect(configurationHealth(desired, observed)).toBe(health);
+    expect(recordedConfigurationHealth(desired, observed)).toBe(health);
   });
 
   it('cannot compare with Git for a stack that recorded no secret keys, and keeps the old verdict', () => {
-    expect(configurationHealth({ hash: desired.hash }, { configured: stale, reported: stale })).toBe('in sync');
+    expect(recordedConfigurationHealth({ hash: desired.hash }, { configured: stale, reported: stale })).toBe('in sync');
+    expect(recordedConfigurationHealth({ hash: desired.hash }, { configured: {}, reported: {} })).toBe('pending');
+  });
+});
+
+// The provider's read and rollout judge by Git's values, secrets included, with the same rule.
+describe('configurationHealth by values', () => {
+  const want = git.values;
+  it.each([
+    ['Mender holds and the device reports Git\'s configuration', { configured: want, reported: want }, 'in sync'],
+    ['the device has not reported what Mender holds', { configured: want, reported: {} }, 'pending'],
+    ['deviceconfig knows nothing of the device', undefined, 'pending'],
+    ['Mender holds nothing for the device', { configured: {}, reported: {} }, 'pending'],
+    ['a secret value other than Git\'s', { configured: { ...want, token: 'other' }, reported: { ...want, token: 'other' } }, 'drifted'],
+    ['a key Git does not set', { configured: { ...want, extra: 'x' }, reported: { ...want, extra: 'x' } }, 'drifted'],
+  ])('%s: %s', (_what, observed, health) => {
+    expect(configurationHealth(observed, isConfiguration(want))).toBe(health);
+  });
+
+  it('calls an empty configuration that Git wants and Mender holds in sync', () => {
+    expect(configurationHealth({ configured: {}, reported: {} }, isConfiguration({}))).toBe('in sync');
   });
 });
 

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatIssue } from '../../program/description/issues';
-import { checkLookupEnv, lookupEnvFromProjectFiles } from '../../program/description/lookup-env';
+import { checkLookupEnv } from '../../program/description/lookup-env';
+import { validationSecrets } from '../../cli/stack-pipeline';
 import { validateFleetOffline } from '../../program/description/validate';
 import { repoRoot } from '../helpers/pulumi';
 import { baseFleet, writeFleet } from './fleet-files';
@@ -193,19 +194,39 @@ describe('fleet:lookupEnv', () => {
     ]);
   });
 
-  it("reads the stack file's list, else Pulumi.yaml's default, with the line of a refused name", () => {
+  it("reads the stack file's list, else Pulumi.yaml's default, with the line of a refused name (through the settings stage)", () => {
     const project = fs.mkdtempSync(path.join(os.tmpdir(), 'lookup-env-'));
     try {
       fs.writeFileSync(path.join(project, 'Pulumi.yaml'), 'name: fleet\nconfig:\n  lookupEnv:\n    type: array\n    default: [RUNNER_TOKEN]\n');
-      fs.writeFileSync(path.join(project, 'Pulumi.canary.yaml'), 'config:\n  fleet:branch: canary\n  fleet:lookupEnv:\n    - KIOSK_PIN\n    - MENDER_PASSWORD\n');
-      const canary = lookupEnvFromProjectFiles(project, 'canary');
-      expect([...canary.names]).toEqual(['KIOSK_PIN']);
-      expect(canary.source).toBe('Pulumi.canary.yaml');
-      expect(canary.issues.map(formatIssue)).toEqual([expect.stringMatching(/^Pulumi\.canary\.yaml:5: fleet:lookupEnv cannot allow MENDER_PASSWORD: /)]);
-      const production = lookupEnvFromProjectFiles(project, 'production');
-      expect([...production.names]).toEqual(['RUNNER_TOKEN']);
-      expect(production.source).toBe('Pulumi.yaml');
-      expect([...lookupEnvFromProjectFiles(project).names]).toEqual(['RUNNER_TOKEN']);
+      fs.writeFileSync(path.join(project, 'Pulumi.canary.yaml'), 'config:\n  fleet:branch: canary\n  fleet:lookupEnv:\n    - KIOSK_PIN\n    - MENDER_PASSWORD\n    - 9LIVES\n');
+      fs.writeFileSync(path.join(project, 'Pulumi.staging.yaml'), 'config:\n  fleet:lookupEnv: KIOSK_PIN\n');
+      const canary = validationSecrets(project, 'canary', {});
+      expect([...canary.secrets.lookupEnv]).toEqual(['KIOSK_PIN']);
+      expect(canary.secrets.lookupEnvSource).toBe('Pulumi.canary.yaml');
+      expect(canary.issues.map(formatIssue)).toEqual([
+        expect.stringMatching(/^Pulumi\.canary\.yaml:5: fleet:lookupEnv cannot allow MENDER_PASSWORD: /),
+        'Pulumi.canary.yaml:6: fleet:lookupEnv[2] is not an environment variable name (letters, digits and _, not starting with a digit)',
+      ]);
+      // The engine hands a program a plain string as it is, which is not a list.
+      expect(validationSecrets(project, 'staging', {}).issues.map(formatIssue)).toEqual(['Pulumi.staging.yaml:2: fleet:lookupEnv is not a list (got "KIOSK_PIN")']);
+      const production = validationSecrets(project, 'production', {});
+      expect([...production.secrets.lookupEnv]).toEqual(['RUNNER_TOKEN']);
+      expect(production.secrets.lookupEnvSource).toBe('Pulumi.yaml');
+      expect([...validationSecrets(project, undefined, {}).secrets.lookupEnv]).toEqual(['RUNNER_TOKEN']);
+    } finally {
+      fs.rmSync(project, { recursive: true, force: true });
+    }
+  });
+
+  it('hands the templates the stack\'s fleet: keys as the program does, a sealed secret unset', () => {
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), 'lookup-env-'));
+    try {
+      fs.writeFileSync(path.join(project, 'Pulumi.yaml'), 'name: fleet\nconfig:\n  site:\n    type: string\n    default: lab\n  strict:\n    type: boolean\n');
+      fs.writeFileSync(path.join(project, 'Pulumi.canary.yaml'), 'config:\n  fleet:site: zurich\n  fleet:apiKey:\n    secure: v1:abc\n');
+      const { secrets, issues } = validationSecrets(project, 'canary', {});
+      expect(issues).toEqual([]);
+      expect(secrets.config).toEqual({ site: 'zurich', apiKey: undefined });
+      expect([...secrets.secretConfigKeys]).toEqual(['apiKey']);
     } finally {
       fs.rmSync(project, { recursive: true, force: true });
     }

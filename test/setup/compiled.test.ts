@@ -11,7 +11,7 @@ const repo = path.join(__dirname, '..', '..');
 /** A copy of what scripts/build reads, with the real node_modules linked in. */
 function projectCopy(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-compiled-'));
-  for (const entry of ['index.ts', 'program', 'provider', 'cli', 'emulator', 'bin', 'scripts', 'tsconfig.json', 'tsconfig.build.json', 'package.json']) {
+  for (const entry of ['index.ts', 'program', 'provider', 'shared', 'cli', 'emulator', 'bin', 'scripts', 'tsconfig.json', 'tsconfig.build.json', 'package.json']) {
     fs.cpSync(path.join(repo, entry), path.join(dir, entry), { recursive: true });
   }
   fs.symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));

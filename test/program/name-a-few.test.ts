@@ -1,5 +1,5 @@
 // Messages that list devices name a few and count the rest.
-import { nameAFew } from '../../provider/name-a-few';
+import { nameAFew } from '../../shared/name-a-few';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `d${i + 1}`);
 

@@ -1,0 +1,85 @@
+// What changed on the fleet from one update's snapshot to the next, in the fleet's terms:
+// devices, images, configuration keys (never secret values: their digests are compared).
+import { differingKeys } from '../../shared/health';
+import type { FleetSnapshot } from './snapshot';
+
+/** One change on the fleet between two updates. */
+export type FleetChange =
+  | { kind: 'device-added'; device: string; ring?: string; image?: string }
+  | { kind: 'device-removed'; device: string; image?: string }
+  | { kind: 'image'; device: string; from?: string; to?: string }
+  | {
+      kind: 'configuration';
+      device: string;
+      /** Plain keys added, removed or changed. */
+      keys: string[];
+      /** Secret keys added, removed or changed; null when the secrets could not be compared. */
+      secretKeys: string[] | null;
+      /** True when the device had no configuration managed before. */
+      created?: boolean;
+    }
+  | { kind: 'configuration-removed'; device: string }
+  /** Same configuration in Git, sent again: drift corrected (or, when secrets are unreadable, maybe a secret changed). */
+  | { kind: 'configuration-reapplied'; device: string; secretsCompared: boolean }
+  /** Same image and devices, a new Mender deployment: devices that had drifted got the image again. */
+  | { kind: 'image-redeployed'; image: string; devices: string[]; count: number }
+  | { kind: 'deployment-failed'; image: string; devices: string[]; deploymentId?: string }
+  /** Found by a refresh: the device does not run the image Git wants. */
+  | { kind: 'drift-image'; device: string; image: string }
+  /** Found by a refresh: the device's configuration differs from Git in these keys. */
+  | { kind: 'drift-configuration'; device: string; keys: string[] };
+
+/** What changed on the fleet from one snapshot to the next (before: undefined for the first update). */
+export function fleetChanges(before: FleetSnapshot | undefined, after: FleetSnapshot, kind = 'update'): FleetChange[] {
+  const prev = before ?? { devices: {}, deployments: [], configurations: {} };
+  const changes: FleetChange[] = [];
+  const ids = [...new Set([...Object.keys(prev.devices), ...Object.keys(after.devices), ...Object.keys(prev.configurations), ...Object.keys(after.configurations)])].sort();
+
+  for (const id of ids) {
+    const was = prev.devices[id];
+    const now = after.devices[id];
+    if (!was && now) changes.push({ kind: 'device-added', device: id, ring: now.ring, image: now.desiredImage });
+    else if (was && !now) changes.push({ kind: 'device-removed', device: id, image: was.desiredImage });
+    else if (was && now && was.desiredImage !== now.desiredImage) changes.push({ kind: 'image', device: id, from: was.desiredImage, to: now.desiredImage });
+
+    const oldConf = prev.configurations[id];
+    const newConf = after.configurations[id];
+    if (newConf) {
+      const keys = differingKeys(oldConf?.values ?? {}, newConf.values);
+      let secretKeys: string[] | null;
+      if (!oldConf) secretKeys = newConf.secretDigests ? Object.keys(newConf.secretDigests).sort() : null;
+      else if (oldConf.secretDigests && newConf.secretDigests) secretKeys = differingKeys(oldConf.secretDigests, newConf.secretDigests);
+      else secretKeys = null;
+      const hashChanged = (was?.configurationHash ?? null) !== (now?.configurationHash ?? null);
+      if (!oldConf) {
+        changes.push({ kind: 'configuration', device: id, keys, secretKeys, created: true });
+      } else if (keys.length > 0 || (secretKeys !== null && secretKeys.length > 0) || (secretKeys === null && hashChanged)) {
+        changes.push({ kind: 'configuration', device: id, keys, secretKeys });
+      } else if (oldConf.deploymentId !== newConf.deploymentId && newConf.deploymentId) {
+        changes.push({ kind: 'configuration-reapplied', device: id, secretsCompared: secretKeys !== null });
+      }
+      if (kind === 'refresh' && newConf.health === 'drifted') changes.push({ kind: 'drift-configuration', device: id, keys: newConf.driftedKeys });
+    } else if (oldConf) {
+      changes.push({ kind: 'configuration-removed', device: id });
+    }
+  }
+
+  const previous = new Map(prev.deployments.map((d) => [d.artifactName, d]));
+  for (const deployment of after.deployments) {
+    const old = previous.get(deployment.artifactName);
+    const isNew = deployment.deploymentId !== undefined && deployment.deploymentId !== old?.deploymentId;
+    if (isNew && deployment.failedDevices.length > 0) {
+      changes.push({ kind: 'deployment-failed', image: deployment.artifactName, devices: deployment.failedDevices, deploymentId: deployment.deploymentId });
+    }
+    // The same set got the same image once more: the devices that had drifted (known when a
+    // refresh recorded them) were updated again.
+    if (isNew && old && JSON.stringify(old.devices) === JSON.stringify(deployment.devices)) {
+      const count = Object.values(deployment.statistics).reduce((sum, n) => sum + n, 0);
+      changes.push({ kind: 'image-redeployed', image: deployment.artifactName, devices: old.outOfSync, count });
+    }
+    if (kind === 'refresh') {
+      for (const device of deployment.outOfSync) changes.push({ kind: 'drift-image', device, image: deployment.artifactName });
+    }
+  }
+  return changes;
+}
