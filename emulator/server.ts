@@ -125,6 +125,7 @@ export async function buildServer(ctx: EmulatorContext, opts: { log?: boolean } 
       path,
       query: q < 0 ? '' : req.url.slice(q + 1),
       status: reply.statusCode,
+      // Wall-clock time, not the simulated clock: tests measure real delays with it (Retry-After).
       time: new Date().toISOString(),
     });
   });
