@@ -1,5 +1,5 @@
 // Simulated time: real time, optionally sped up, plus whatever the admin API has fast-forwarded.
-// Every timestamp the emulator writes comes from here.
+// Every timestamp the emulator writes and every response's Date header come from here.
 export class Clock {
   private offsetMs = 0;
   private readonly startMs = Date.now();
@@ -27,6 +27,11 @@ export class Clock {
 
   iso(): string {
     return new Date(this.now()).toISOString();
+  }
+
+  /** RFC 7231 IMF-fixdate of now(), for the HTTP Date header. */
+  httpDate(): string {
+    return new Date(this.now()).toUTCString();
   }
 
   advance(ms: number): void {
