@@ -108,8 +108,10 @@ export class Simulation {
       if (this.tasks.has(id)) continue;
       const d = this.store.devices.get(id);
       if (!d || d.behavior.offline || d.external) continue;
-      const interval = this.scaled(d, this.timing.pollIntervalMs);
-      const jitter = parseInt(sha256Hex(id).slice(0, 6), 16) % Math.max(1, interval);
+      const interval = this.pollInterval(d);
+      // A fixed per-device offset within one poll interval (48 bits of the id's hash, so that a
+      // device polling daily may first poll at any time of the day).
+      const jitter = parseInt(sha256Hex(id).slice(0, 12), 16) % Math.max(1, interval);
       const firstPoll = this.startedMs + (d.behavior.first_poll_after_ms ?? 0);
       const task: Task = { phase: 'poll', dueMs: Math.max(now + jitter, firstPoll) };
       this.tasks.set(id, task);
@@ -171,6 +173,11 @@ export class Simulation {
     return d.behavior.slow ? ms * this.timing.slowFactor : ms;
   }
 
+  /** The device's own poll interval (`poll_interval_ms`), else the timing's (scaled for `slow`). */
+  private pollInterval(d: DeviceRecord): number {
+    return d.behavior.poll_interval_ms ?? this.scaled(d, this.timing.pollIntervalMs);
+  }
+
   private report(id: string, task: Task, status: DeviceDeploymentStatus): boolean {
     try {
       this.deployments.report(id, task.deploymentId!, status);
@@ -185,7 +192,7 @@ export class Simulation {
 
   private pollAgain(id: string, d: DeviceRecord, task: Task): void {
     if (this.deployments.hasWork(id)) {
-      this.tasks.set(id, { phase: 'poll', dueMs: task.dueMs + this.scaled(d, this.timing.pollIntervalMs) });
+      this.tasks.set(id, { phase: 'poll', dueMs: task.dueMs + this.pollInterval(d) });
     } else {
       this.tasks.delete(id);
     }

@@ -3,7 +3,7 @@
 // (POST /__emulator/time), with every timestamp and Date header in that simulated time.
 import { AxiosInstance } from 'axios';
 import { RunningEmulator, startEmulator, Timing, World } from '../../emulator';
-import { client, TOKEN } from './support';
+import { client, TOKEN, waitFor } from './support';
 
 const M = '/api/management/v1';
 const MINUTE = 60 * 1000;
@@ -12,6 +12,7 @@ const DAY = 24 * HOUR;
 
 const D = {
   fast: 'b0000000-0000-4000-8000-000000000001',
+  rare: 'b0000000-0000-4000-8000-000000000002',
   offline: 'b0000000-0000-4000-8000-000000000004',
 } as const;
 
@@ -24,11 +25,19 @@ function world(): World {
     ],
     devices: [
       { id: D.fast, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10' },
+      { id: D.rare, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10', behavior: { poll_interval_ms: HOUR } },
       { id: D.offline, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10', behavior: { offline: true } },
     ],
     tokens: [TOKEN],
     users: [],
   };
+}
+
+interface DeviceDeployment {
+  id: string;
+  status: string;
+  started?: string;
+  finished?: string;
 }
 
 let emu: RunningEmulator;
@@ -50,11 +59,97 @@ async function now(): Promise<number> {
   return res.data.now_ms as number;
 }
 
+/** Advances the simulated clock to `ms` (by the difference from now). */
+async function advanceTo(ms: number): Promise<void> {
+  const res = await admin().post('/__emulator/time', { advance_ms: Math.max(0, ms - (await now())) });
+  expect(res.status).toBe(200);
+}
+
 async function create(name: string, artifact: string, devices: string[]): Promise<string> {
   const res = await api.post(`${M}/deployments/deployments`, { name, artifact_name: artifact, devices });
   expect(res.status).toBe(201);
   return String(res.headers.location).split('/').pop()!;
 }
+
+async function record(deployment: string, device: string): Promise<DeviceDeployment | undefined> {
+  const res = await api.get(`${M}/deployments/deployments/${deployment}/devices`);
+  expect(res.status).toBe(200);
+  return (res.data as DeviceDeployment[]).find((d) => d.id === device);
+}
+
+async function inventory(id: string, name: string): Promise<unknown> {
+  const res = await api.get(`${M}/inventory/devices/${id}`);
+  return res.data.attributes.find((a: { scope: string; name: string }) => a.scope === 'inventory' && a.name === name)?.value;
+}
+
+describe('poll_interval_ms', () => {
+  it('makes a device poll at its own interval, in simulated time', async () => {
+    await start({ pollIntervalMs: 50, stepMs: 20 });
+    const first = await create('first', 'pi4-2026.11', [D.fast, D.rare]);
+    const second = await create('second', 'pi4-2026.12', [D.rare]);
+
+    // The fleet's 50 ms poll: the fast device is done in real time; the rare one (first poll
+    // within one hour of the deployment, its jitter) has not asked yet.
+    await waitFor('the fast device', async () => ((await record(first, D.fast))?.status === 'success' ? true : undefined));
+    expect(await record(first, D.rare)).toBeUndefined();
+
+    // Minute by minute of simulated time: its first poll comes within its interval.
+    const created = Date.parse((await api.get(`${M}/deployments/deployments/${first}`)).data.created);
+    let polled: DeviceDeployment | undefined;
+    for (let minute = 1; minute <= 61 && !polled; minute++) {
+      await advanceTo(created + minute * MINUTE);
+      polled = await record(first, D.rare);
+    }
+    expect(polled).toBeDefined();
+    // started is the poll's simulated time, whichever advance or tick ran it.
+    const firstPoll = Date.parse(polled!.started!);
+    await waitFor('the rare device', async () => ((await record(first, D.rare))?.status === 'success' ? true : undefined));
+    expect(firstPoll - created).toBeLessThan(HOUR);
+    expect(await inventory(D.rare, 'artifact_name')).toBe('pi4-2026.11');
+
+    // Its next poll (for the second deployment) is an hour after the first update ended (poll +
+    // three 20 ms steps), and not a minute before.
+    await advanceTo(firstPoll + HOUR - MINUTE);
+    expect(await record(second, D.rare)).toBeUndefined();
+    await advanceTo(firstPoll + HOUR + MINUTE);
+    const next = await record(second, D.rare);
+    expect(next).toMatchObject({ status: 'success' });
+    expect(Date.parse(next!.started!) - firstPoll).toBe(HOUR + 3 * 20);
+    expect(await inventory(D.rare, 'artifact_name')).toBe('pi4-2026.12');
+  });
+
+  it('is checked in the world file and settable through the admin API', async () => {
+    await start({ pollIntervalMs: 50, stepMs: 20 });
+    let res = await admin().post(`/__emulator/devices/${D.fast}/behavior`, { poll_interval_ms: 0 });
+    expect(res.status).toBe(400);
+    res = await admin().post(`/__emulator/devices/${D.fast}/behavior`, { poll_interval_ms: DAY });
+    expect(res.status).toBe(200);
+    expect(res.data.behavior).toEqual({ poll_interval_ms: DAY });
+    const id = await create('daily', 'pi4-2026.11', [D.fast]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await record(id, D.fast)).toBeUndefined();
+    await advanceTo((await now()) + DAY);
+    expect(await record(id, D.fast)).toMatchObject({ status: 'success' });
+  });
+});
+
+describe('offline', () => {
+  it('never polls, not even after weeks of simulated time', async () => {
+    await start({ pollIntervalMs: 50, stepMs: 20 });
+    const id = await create('offline', 'pi4-2026.11', [D.offline, D.fast]);
+    await waitFor('the online device', async () => ((await record(id, D.fast))?.status === 'success' ? true : undefined));
+    for (let i = 0; i < 3; i++) {
+      const res = await admin().post('/__emulator/time', { advance_ms: 10 * DAY });
+      expect(res.status).toBe(200);
+    }
+    expect(await record(id, D.offline)).toBeUndefined();
+    expect((await api.get(`${M}/deployments/deployments/${id}/statistics`)).data).toMatchObject({ pending: 1, success: 1 });
+    expect((await api.get(`${M}/deployments/deployments/${id}`)).data.status).toBe('inprogress');
+    expect((await api.get(`${M}/deployments/deployments/devices/${D.offline}`)).data).toEqual([]);
+    expect(await inventory(D.offline, 'artifact_name')).toBe('pi4-2026.10');
+    expect((await admin().get('/__emulator/state')).data.active_devices).toBe(0);
+  });
+});
 
 describe('Date header', () => {
   const dateOf = (headers: Record<string, unknown>): number => {
