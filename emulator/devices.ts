@@ -1,8 +1,8 @@
 // Simulated devices: each accepted device with work polls `deployments/next`, then downloads,
 // installs, reboots and commits, reporting Mender's status sequence, and finally reports its
-// new inventory. Only devices with work are tracked, so an idle fleet of 100,000 costs nothing.
-// Every time here is simulated time (Clock.now()), so advancing the clock makes due polls and
-// steps run.
+// new inventory (or rolls back and keeps its old one). Only devices with work are tracked, so an
+// idle fleet of 100,000 costs nothing. Every time here is simulated time (Clock.now()), so
+// advancing the clock makes due polls and steps run.
 import { Clock } from './clock';
 import { DeploymentsService } from './deployments';
 import type { DeviceconfigService } from './deviceconfig';
@@ -15,7 +15,11 @@ import type { DeployConfigurationJob, Workflows } from './workflows';
 /** What a configuration artifact clears (deployments app/app.go: ArtifactConfigureProvidesCleared). */
 const CONFIGURE_PROVIDES_PREFIX = 'data-partition.mender-configure.';
 
-type Phase = 'poll' | 'downloading' | 'installing' | 'rebooting';
+/**
+ * `rollingBack`: the device rebooted into an image that did not boot and is on its way back to
+ * the old one (ArtifactRollback, ArtifactRollbackReboot); it reports nothing in that phase.
+ */
+type Phase = 'poll' | 'downloading' | 'installing' | 'rebooting' | 'rollingBack';
 
 interface Task {
   phase: Phase;
@@ -266,6 +270,11 @@ export class Simulation {
       case 'rebooting': {
         const dd = this.store.deploymentDevices.get(task.deploymentId!)?.get(id);
         const artifact = this.store.artifacts.get(dd?.artifactId ?? '');
+        if (artifact && d.behavior.rollback_after_reboot?.includes(artifact.name)) {
+          task.phase = 'rollingBack';
+          task.dueMs += step;
+          return;
+        }
         if (artifact && this.report(id, task, 'success')) {
           // The device's inventory update after the commit: what the artifact provides.
           d.inventory.artifact_name = artifact.name;
@@ -274,6 +283,38 @@ export class Simulation {
         }
         return this.pollAgain(id, d, task);
       }
+      case 'rollingBack': {
+        this.rolledBack(id, d, task);
+        return this.pollAgain(id, d, task);
+      }
     }
+  }
+
+  /**
+   * The end of an update whose image did not boot, as mender client 3.4 plays it
+   * (mendersoftware/mender, app/state.go at tag 3.4.0): updateRebootState.Handle reported
+   * `rebooting` and rebooted; the bootloader fell back to the old partition (clearing
+   * upgrade_available), so on start initState.getNextState resumes in updateVerifyRebootState,
+   * whose VerifyReboot fails (installer/dual_rootfs_device.go: HasUpdate is false).
+   * updateState.HandleError then goes to updateRollbackState (ArtifactRollback),
+   * updateRollbackRebootState (ArtifactRollbackReboot: a second reboot),
+   * updateVerifyRollbackRebootState, updateAfterRollbackRebootState, updateErrorState
+   * (ArtifactFailure) and updateCleanupState, none of which sends a status; last,
+   * updateStatusReportState sends `failure` and, for a failure, the deployment log. The commit
+   * (CommitArtifactData) never ran, so the inventory the client sends after the cleanup
+   * carries the old artifact_name and provides. (An image that boots but fails its commit
+   * would report `installing` again first, updateCommitState's pre-commit report; that path
+   * is not simulated.)
+   */
+  private rolledBack(id: string, d: DeviceRecord, task: Task): void {
+    if (!this.report(id, task, 'failure')) return;
+    const dep = this.store.deployments.get(task.deploymentId!);
+    const at = this.clock.iso();
+    const running = String(d.inventory.artifact_name ?? '');
+    this.deployments.putLog(id, task.deploymentId!, [
+      { timestamp: at, level: 'error', message: `the device did not boot into ${dep?.artifactName ?? 'the new artifact'}` },
+      { timestamp: at, level: 'info', message: `rolled back to ${running} and rebooted` },
+    ]);
+    d.updatedTs = at;
   }
 }

@@ -9,6 +9,12 @@ export type Scope = 'identity' | 'inventory' | 'system' | 'tags' | 'monitor';
 export interface Behavior {
   /** Artifact names whose installation fails (the device keeps its old artifact). */
   fail_install?: string[];
+  /**
+   * Artifact names the device downloads, installs and reboots into, and then rolls back from by
+   * itself (the new image did not boot): Mender sees downloading, installing, rebooting, then
+   * failure, and the device keeps its old artifact_name and rootfs-image.version.
+   */
+  rollback_after_reboot?: string[];
   /** Never polls the server (not even after the clock is advanced): its deployments stay pending. */
   offline?: boolean;
   /** Polls and every deployment step take `Timing.slowFactor` times longer. */

@@ -13,6 +13,7 @@ const DAY = 24 * HOUR;
 const D = {
   fast: 'b0000000-0000-4000-8000-000000000001',
   rare: 'b0000000-0000-4000-8000-000000000002',
+  rollback: 'b0000000-0000-4000-8000-000000000003',
   offline: 'b0000000-0000-4000-8000-000000000004',
 } as const;
 
@@ -26,6 +27,7 @@ function world(): World {
     devices: [
       { id: D.fast, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10' },
       { id: D.rare, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10', behavior: { poll_interval_ms: HOUR } },
+      { id: D.rollback, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10', behavior: { rollback_after_reboot: ['pi4-2026.11'] } },
       { id: D.offline, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10', behavior: { offline: true } },
     ],
     tokens: [TOKEN],
@@ -130,6 +132,65 @@ describe('poll_interval_ms', () => {
     expect(await record(id, D.fast)).toBeUndefined();
     await advanceTo((await now()) + DAY);
     expect(await record(id, D.fast)).toMatchObject({ status: 'success' });
+  });
+});
+
+// mender client 3.4 (mendersoftware/mender, app/state.go at tag 3.4.0), an image that does not
+// boot: updateRebootState.Handle reports `rebooting`; after the reboot updateVerifyRebootState's
+// VerifyReboot fails, and updateRollbackState (ArtifactRollback), updateRollbackRebootState
+// (ArtifactRollbackReboot) and updateErrorState (ArtifactFailure) report nothing, until
+// updateStatusReportState sends `failure` and the deployment log. No commit (CommitArtifactData):
+// the inventory keeps the old artifact_name and provides.
+describe('rollback_after_reboot', () => {
+  it('downloads, installs, reboots, rolls back: failure, and the old image stays', async () => {
+    const STEP = HOUR;
+    await start({ pollIntervalMs: HOUR, stepMs: STEP });
+    const id = await create('rollback', 'pi4-2026.11', [D.rollback]);
+    const stats = async () => (await api.get(`${M}/deployments/deployments/${id}/statistics`)).data as Record<string, number>;
+    expect(await stats()).toMatchObject({ pending: 1 });
+
+    // The first poll comes within one poll interval.
+    await advanceTo((await now()) + HOUR);
+    const polled = await record(id, D.rollback);
+    expect(polled).toMatchObject({ status: 'downloading' });
+    const t0 = Date.parse(polled!.started!);
+
+    // Half a step into each phase: what Mender sees.
+    const seen: [string, string | undefined, Record<string, number>][] = [];
+    for (let k = 0; k <= 4; k++) {
+      await advanceTo(t0 + k * STEP + STEP / 2);
+      const s = await stats();
+      seen.push([`t0 + ${k}.5 steps`, (await record(id, D.rollback))?.status, s]);
+    }
+    const only = (status: string) => expect.objectContaining({ [status]: 1, pending: 0 });
+    expect(seen).toEqual([
+      ['t0 + 0.5 steps', 'downloading', only('downloading')],
+      ['t0 + 1.5 steps', 'installing', only('installing')],
+      ['t0 + 2.5 steps', 'rebooting', only('rebooting')],
+      // ArtifactRollback and ArtifactRollbackReboot: a second reboot, nothing reported.
+      ['t0 + 3.5 steps', 'rebooting', only('rebooting')],
+      ['t0 + 4.5 steps', 'failure', only('failure')],
+    ]);
+    expect(await stats()).toMatchObject({ success: 0, failure: 1, downloading: 0, installing: 0, rebooting: 0 });
+
+    const done = await record(id, D.rollback);
+    expect(Date.parse(done!.finished!) - t0).toBe(4 * STEP);
+    const dep = (await api.get(`${M}/deployments/deployments/${id}`)).data;
+    expect(dep).toMatchObject({ status: 'finished', finished: done!.finished });
+
+    expect(await inventory(D.rollback, 'artifact_name')).toBe('pi4-2026.10');
+    expect(await inventory(D.rollback, 'rootfs-image.version')).toBe('pi4-2026.10');
+    const log = await api.get(`${M}/deployments/deployments/${id}/devices/${D.rollback}/log`);
+    expect(log.status).toBe(200);
+    expect(log.data).toMatch(/did not boot into pi4-2026\.11/);
+    expect(log.data).toMatch(/rolled back to pi4-2026\.10/);
+  });
+
+  it('rolls back only from the artifacts it names', async () => {
+    await start({ pollIntervalMs: 50, stepMs: 20 });
+    const id = await create('other image', 'pi4-2026.12', [D.rollback]);
+    await waitFor('the update', async () => ((await record(id, D.rollback))?.status === 'success' ? true : undefined));
+    expect(await inventory(D.rollback, 'artifact_name')).toBe('pi4-2026.12');
   });
 });
 
