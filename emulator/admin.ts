@@ -1,5 +1,5 @@
 // The test-only admin API under /__emulator/ (not a Mender path): request log, fault
-// injection, device behaviour and inventory changes, simulated time, state dump, and the
+// injection, device behaviour and inventory changes, the simulated clock (read, advance), state dump, and the
 // artifact download that deployment instructions point devices at.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -60,11 +60,18 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: EmulatorContext):
     return { id: d.id, inventory: d.inventory };
   });
 
+  // The simulated clock (what every response's Date header and every timestamp comes from).
+  const time = () => {
+    const ms = ctx.clock.now();
+    return { now: new Date(ms).toISOString(), now_ms: ms, speed: ctx.timing.speed };
+  };
+  app.get(`${PREFIX}/time`, async () => time());
   app.post(`${PREFIX}/time`, async (req) => {
     const { advance_ms } = parseBody(timeSchema, req.body, 'invalid time');
     ctx.clock.advance(advance_ms);
+    // Every poll and step now due runs before the answer, in the order it fell due.
     ctx.simulation.run();
-    return { now: ctx.clock.iso() };
+    return time();
   });
 
   app.get(`${PREFIX}/state`, async () => ({

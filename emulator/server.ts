@@ -1,5 +1,6 @@
-// The fastify application: Mender's request id header and error bodies, fault injection and
-// the request log around every Mender route, then authentication and the routes themselves.
+// The fastify application: Mender's request id header and error bodies, the Date header from
+// the simulated clock, fault injection and the request log around every Mender route, then
+// authentication and the routes themselves.
 import fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { Auth } from './auth';
@@ -83,6 +84,10 @@ export async function buildServer(ctx: EmulatorContext, opts: { log?: boolean } 
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('X-MEN-RequestID', req.id);
+    // The Date header is the simulated clock's, as a real server's is its own clock's (Node's
+    // would be real time): a client may take it as Mender's time. Set again when sent.
+    reply.raw.sendDate = false;
+    reply.header('Date', ctx.clock.httpDate());
     const path = urlPath(req.url);
     if (path.startsWith(ADMIN_PREFIX)) return;
     const fault = ctx.faults.take(req.method, path);
@@ -113,6 +118,8 @@ export async function buildServer(ctx: EmulatorContext, opts: { log?: boolean } 
     if (req.method !== 'GET' && reply.statusCode < 400 && !urlPath(req.url).startsWith(ADMIN_PREFIX + 'requests')) {
       await ctx.persist();
     }
+    // When the answer leaves: after POST /__emulator/time it is the advanced time.
+    reply.header('Date', ctx.clock.httpDate());
     return payload;
   });
 
@@ -125,6 +132,7 @@ export async function buildServer(ctx: EmulatorContext, opts: { log?: boolean } 
       path,
       query: q < 0 ? '' : req.url.slice(q + 1),
       status: reply.statusCode,
+      // Wall-clock time, not the simulated clock: tests measure real delays with it (Retry-After).
       time: new Date().toISOString(),
     });
   });

@@ -9,10 +9,21 @@ export type Scope = 'identity' | 'inventory' | 'system' | 'tags' | 'monitor';
 export interface Behavior {
   /** Artifact names whose installation fails (the device keeps its old artifact). */
   fail_install?: string[];
-  /** Never polls the server: its deployments stay pending. */
+  /**
+   * Artifact names the device downloads, installs and reboots into, and then rolls back from by
+   * itself (the new image did not boot): Mender sees downloading, installing, rebooting, then
+   * failure, and the device keeps its old artifact_name and rootfs-image.version.
+   */
+  rollback_after_reboot?: string[];
+  /** Never polls the server (not even after the clock is advanced): its deployments stay pending. */
   offline?: boolean;
-  /** Every deployment step takes `Timing.slowFactor` times longer. */
+  /** Polls and every deployment step take `Timing.slowFactor` times longer. */
   slow?: boolean;
+  /**
+   * Simulated milliseconds between two polls of `deployments/next` by this device, instead of
+   * `Timing.pollIntervalMs` (not multiplied by `slowFactor`); also bounds its first poll's jitter.
+   */
+  poll_interval_ms?: number;
   /** Configuration deployments fail instead of being applied. */
   reject_config?: boolean;
   /**

@@ -34,13 +34,16 @@ export class Workflows {
     });
   }
 
-  /** Runs the jobs that are due; true when any ran. */
-  runDue(): boolean {
-    const now = this.clock.now();
-    const due = this.store.workflowJobs.filter((j) => j.dueMs <= now);
-    if (due.length === 0) return false;
-    this.store.workflowJobs = this.store.workflowJobs.filter((j) => j.dueMs > now);
-    for (const job of due) this.deployments.createConfiguration(job.deviceId, job.deploymentId, job.configuration);
-    return true;
+  /** Takes the jobs due at `now` out of the queue, oldest first; the caller runs each at its time. */
+  takeDue(now: number): DeployConfigurationJob[] {
+    const jobs = this.store.workflowJobs;
+    if (!jobs.some((j) => j.dueMs <= now)) return [];
+    this.store.workflowJobs = jobs.filter((j) => j.dueMs > now);
+    return jobs.filter((j) => j.dueMs <= now).sort((a, b) => a.dueMs - b.dueMs);
+  }
+
+  /** The worker runs a job: the configuration deployment is created. */
+  run(job: DeployConfigurationJob): void {
+    this.deployments.createConfiguration(job.deviceId, job.deploymentId, job.configuration);
   }
 }

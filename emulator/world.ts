@@ -15,8 +15,10 @@ const attributeValue = z.union([
 const behavior = z
   .object({
     fail_install: z.array(z.string()).optional(),
+    rollback_after_reboot: z.array(z.string()).optional(),
     offline: z.boolean().optional(),
     slow: z.boolean().optional(),
+    poll_interval_ms: z.number().int().positive().optional(),
     reject_config: z.boolean().optional(),
     first_poll_after_ms: z.number().int().nonnegative().optional(),
   })

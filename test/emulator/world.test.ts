@@ -40,6 +40,15 @@ describe('world file', () => {
     }
   });
 
+  it('parses the per-device behaviours, and refuses a poll interval that is not positive', () => {
+    const device = (behavior: string) =>
+      ['devices:', '  - id: a', '    device_type: pi4', '    artifact_name: pi4-2026.10', `    behavior: ${behavior}`].join('\n');
+    const world = parseWorld(device('{rollback_after_reboot: [pi4-2026.11], poll_interval_ms: 3600000, offline: true}'));
+    expect(world.devices[0].behavior).toEqual({ rollback_after_reboot: ['pi4-2026.11'], poll_interval_ms: 3600000, offline: true });
+    expect(() => parseWorld(device('{poll_interval_ms: 0}'), 'w.yaml')).toThrow(/^w\.yaml:5:\d+: .*poll_interval_ms/);
+    expect(() => parseWorld(device('{poll_interval_ms: 1.5}'), 'w.yaml')).toThrow(/poll_interval_ms/);
+  });
+
   it('reports YAML syntax errors and duplicate ids with their line', () => {
     expect(() => parseWorld('devices: [\n  {id: a', 'w.yaml')).toThrow(/^w\.yaml:\d+:\d+: invalid YAML/);
     const dup = ['devices:', '  - {id: a, device_type: t, artifact_name: x}', '  - {id: a, device_type: t, artifact_name: x}'].join('\n');
