@@ -5,7 +5,7 @@
 import { chunks, runningImages, sleep } from '../mender';
 import type { Deployment, DeviceDeploymentStatus, MenderClient } from '../mender';
 import { deploymentName, isRingDeployment, isRingDeploymentOf, rollbackDeploymentName } from '../deployment-name';
-import { nameAFew } from '../name-a-few';
+import { nameAFew } from '../../shared/name-a-few';
 import type { StatusCounts } from '../types';
 import { abortWhole, cannotFinish, deviceStatuses, releaseFromOthers, stillUnfinished, unfinishedDeployments } from './deployments';
 import { GateFigures, isFinished, NextStep, RolloutDevice } from './gate';
