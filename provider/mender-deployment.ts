@@ -86,6 +86,9 @@ function outputsOf(inputs: MenderDeploymentInputs, previous: string[], done: Adv
 /** Moves the rollout on; a breach fails the step with the rollout recorded where it stopped (protocol.ts). */
 async function advance(id: string | undefined, inputs: MenderDeploymentInputs, olds: MenderDeploymentOutputs | undefined): Promise<MenderDeploymentOutputs> {
   const recorded = olds && olds.artifactName === inputs.artifactName ? olds.progress : undefined;
+  // Stopped by its gate: the engine retries the update that failed (it recorded init errors),
+  // and nothing is sent; the image starts again in this ring only once Git names another.
+  if (olds && isStopped(recorded)) return { ...olds, ...inputs, outOfSync: [] };
   try {
     return outputsOf(inputs, olds?.deploymentIds ?? [], await advanceRollout(menderClient(), targetOf(inputs, olds?.outOfSync), recorded));
   } catch (error) {

@@ -1,0 +1,182 @@
+// A rollout in waves that outlives many ups, through the real CLI against the emulator, whose
+// clock the test moves on (its Date header is Mender's time, which soaks and device timeouts
+// are measured in). 41 devices, waves [1, 10 %, 100 %] (1, then 4 more, then the other 36), a
+// soak, the gate judged from 3 devices at 10 %, and in the last wave one device that never polls,
+// two that fail the install and two that install, reboot and roll back by themselves.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EmulatorHandle, emulatorFor, LoggedRequest, mutating } from '../helpers/emulator';
+import { fleetCli, pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { step } from '../helpers/step';
+import { rolloutOrder } from '../../provider/rollout/waves';
+
+const TOKEN = 'rollout-waves-token-5b2e';
+const PI4 = 'pi4-v3-arm64';
+const OLD = 'pi4-2026.10';
+const NEW = 'pi4-2026.11';
+const MINUTE = 60_000;
+const ids = Array.from({ length: 41 }, (_, i) => `c0000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+// The rollout's own order (a hash of image and id): the test knows which device is in which wave.
+const order = rolloutOrder(NEW, ids);
+const wave1 = order.slice(0, 1);
+const wave2 = order.slice(1, 5);
+const wave3 = order.slice(5);
+const silent = wave3[35];
+const failsInstall = wave3.slice(0, 2);
+const rollsBack = wave3.slice(2, 4);
+const failing = [...failsInstall, ...rollsBack];
+
+// The failing devices are slow, so the fast devices of their wave are judged first: 4 failed of
+// 40 judged is 10 %, within the limit, until the silent device times out (5 of 41).
+const behaviorOf = (id: string) =>
+  id === silent ? { offline: true } : failsInstall.includes(id) ? { fail_install: [NEW], slow: true } : rollsBack.includes(id) ? { rollback_after_reboot: [NEW], slow: true } : undefined;
+const world = {
+  artifacts: [OLD, NEW].map((name) => ({ name, device_types: [PI4] })),
+  devices: ids.map((id) => ({ id, device_type: PI4, artifact_name: OLD, ...(behaviorOf(id) ? { behavior: behaviorOf(id) } : {}) })),
+  tokens: [TOKEN],
+  users: [],
+};
+const fleetFiles: Record<string, string> = {
+  'inventory.yml': ['all:', '  children:', '    pi4:', '      hosts:', ...ids.map((id) => `        ${id}:`), ''].join('\n'),
+  'group_vars/all.yml': ['subscribed_branch: canary', 'os_image:', `  - device_type: ${PI4}`, `    image_name: ${NEW}`, ''].join('\n'),
+};
+
+const DEPLOYMENTS = '/api/management/v1/deployments/deployments';
+const created = (requests: LoggedRequest[]) => requests.filter((r) => r.method === 'POST' && r.path === DEPLOYMENTS);
+
+describe('a rollout in waves with a soak, a gate, a silent device and a rollback', () => {
+  let ws: PulumiWorkspace;
+  let emu: EmulatorHandle;
+  let work: string;
+  let configFile: string;
+
+  const image = async (id: string) => {
+    const device = await emu.api<{ attributes: { name: string; value: string; scope: string }[] }>('GET', `/api/management/v1/inventory/devices/${id}`);
+    return device.attributes.find((a) => a.scope === 'inventory' && a.name === 'artifact_name')?.value;
+  };
+  const deploymentsOf = async (artifact: string) =>
+    (await emu.api<{ id: string; name: string; artifact_name: string; created: string }[]>('GET', `${DEPLOYMENTS}?per_page=500`)).filter((d) => d.artifact_name === artifact);
+  const devicesOf = async (id: string) => (await emu.api<string[]>('GET', `${DEPLOYMENTS}/${id}/device_list`)).sort();
+  const up = (message: string) => ws.run(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', message]);
+  const advance = (ms: number) => emu.admin('POST', '/time', { advance_ms: ms });
+
+  beforeAll(async () => {
+    emu = await emulatorFor(world, TOKEN);
+    ws = pulumiWorkspace();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-rollout-waves-'));
+    const fleetDir = path.join(work, 'fleet');
+    for (const [name, text] of Object.entries(fleetFiles)) {
+      fs.mkdirSync(path.dirname(path.join(fleetDir, name)), { recursive: true });
+      fs.writeFileSync(path.join(fleetDir, name), text);
+    }
+    configFile = path.join(work, 'Pulumi.canary.yaml');
+    const salt = /^encryptionsalt: .*$/m.exec(fs.readFileSync(path.join(repoRoot, 'Pulumi.canary.yaml'), 'utf8'))![0];
+    fs.writeFileSync(
+      configFile,
+      [
+        'config:',
+        '  fleet:branch: canary',
+        '  fleet:pollMilliseconds: 100',
+        '  fleet:rollout:',
+        '    waves: [{devices: 1}, {percent: 10}, {percent: 100}]',
+        '    soakMinutes: 60',
+        '    maxFailurePercent: 10',
+        '    minDevicesJudged: 3',
+        '    deviceTimeoutMinutes: 120',
+        '    onFailure: rollback',
+        '    waitMinutes: 0.1',
+        salt,
+        '',
+      ].join('\n'),
+    );
+    Object.assign(ws.env, { PULUMI_CONFIG_PASSPHRASE: 'mender-fleet-local-demo', MENDER_SERVER_URL: emu.emulator.url, MENDER_ACCESS_TOKEN: TOKEN, FLEET_PATH: fleetDir });
+    await ws.ok(['stack', 'init', 'canary']);
+  });
+
+  afterAll(async () => {
+    await ws?.run(['stack', 'rm', 'canary', '--yes', '--force', '--preserve-config']);
+    ws?.dispose();
+    await emu?.emulator.close();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('starts the waves in order after each soak, stops on the breach, rolls back and then sends nothing', async () => {
+    await step('up 1: wave 1 (one device) installs; the up returns while the soak runs', async () => {
+      const result = await up('roll pi4-2026.11 to canary');
+      expect(result.code).toBe(0);
+      // The dynamic provider's console reaches the up's output.
+      expect(result.stdout).toContain(`${NEW} in canary: wave 1 of 3`);
+      const [first] = await deploymentsOf(NEW);
+      expect(await devicesOf(first.id)).toEqual(wave1);
+      expect(await image(wave1[0])).toBe(NEW);
+      for (const id of wave2) expect(await image(id)).toBe(OLD);
+      const outputs = JSON.parse((await ws.ok(['stack', 'output', '--json', '--stack', 'canary'])).stdout) as { rollouts: Record<string, string> };
+      expect(outputs.rollouts).toEqual({ [NEW]: 'soaking' });
+    });
+    await step('the preview of the rollout under way shows an update of its MenderDeployment', async () => {
+      const preview = await ws.ok(['preview', '--stack', 'canary', '--config-file', configFile]);
+      expect(preview.stdout).toMatch(/~ +pulumi-nodejs:dynamic\/mender:MenderDeployment pi4-2026\.11 update/);
+    });
+    await step('fleet plan (and its Markdown for the pull request) says where the rollout stands and what the next up starts, when', async () => {
+      const plan = await fleetCli(['plan', '--stack', 'canary', '--config-file', configFile], ws.env);
+      expect(plan.code).toBe(0);
+      expect(plan.stdout).toContain(`Rollout of ${NEW}: wave 1 of 3 (soaking): 1 success`);
+      expect(plan.stdout).toContain('gate: 0 failed of 1 judged (0 %, limit 10 %, too few judged to count yet)');
+      expect(plan.stdout).toMatch(/next: wave 2 of 3: 4 devices, once the soak ends at \d\d:\d\d UTC/);
+      const markdown = await fleetCli(['plan', '--stack', 'canary', '--config-file', configFile, '--markdown'], ws.env);
+      expect(markdown.stdout).toContain(`#### Rollouts\n\n- Rollout of ${NEW}: wave 1 of 3 (soaking): 1 success\n`);
+    });
+    await step('up 2, within the soak: nothing new starts', async () => {
+      await emu.clearRequests();
+      expect((await up('again, within the soak')).code).toBe(0);
+      expect(created(await emu.requests())).toEqual([]);
+    });
+    await step('after the soak, up 3 starts wave 2 (4 more devices)', async () => {
+      await advance(61 * MINUTE);
+      expect((await up('after the first soak')).code).toBe(0);
+      const deployments = await deploymentsOf(NEW);
+      expect(deployments).toHaveLength(2);
+      const second = deployments.find((d) => !d.name.includes(':1:'))!;
+      expect(await devicesOf(second.id)).toEqual([...wave2].sort());
+      for (const id of wave2) expect(await image(id)).toBe(NEW);
+    });
+    await step('after the second soak, up 4 starts wave 3; it waits for the silent device and returns in progress', async () => {
+      await advance(61 * MINUTE);
+      const result = await up('after the second soak');
+      expect(result.code).toBe(0);
+      for (const id of wave3.filter((d) => d !== silent && !failing.includes(d))) expect(await image(id)).toBe(NEW);
+      for (const id of [...failing, silent]) expect(await image(id)).toBe(OLD);
+      const outputs = JSON.parse((await ws.ok(['stack', 'output', '--json', '--stack', 'canary'])).stdout) as { rollouts: Record<string, string> };
+      expect(outputs.rollouts).toEqual({ [NEW]: 'waiting' });
+    });
+    await step('the silent device times out: the gate is breached, and every device that installed the image gets its previous one back', async () => {
+      await advance(121 * MINUTE);
+      const result = await up('after the device timeout');
+      expect(result.code).not.toBe(0);
+      const said = result.stdout + result.stderr;
+      expect(said).toContain('5 failed of 41 judged (12.2 %, limit 10 %)');
+      expect(said).toContain(`timed out (not finished within 120 minutes): ${silent}`);
+      expect(said).toContain(`the devices that had installed it were sent back: 36 to ${OLD}`);
+      for (const id of ids) expect(await image(id)).toBe(OLD);
+      const exported = JSON.parse((await ws.ok(['stack', 'export', '--stack', 'canary'])).stdout) as { deployment: { resources: { type: string; outputs?: { progress?: { phase: string } }; initErrors?: string[] }[] } };
+      const resource = exported.deployment.resources.find((r) => r.type.endsWith(':MenderDeployment'));
+      expect(resource?.outputs?.progress?.phase).toBe('rolled-back');
+      // The silent device's deployment was aborted, so it never installs the image late.
+      const [third] = (await deploymentsOf(NEW)).filter((d) => d.name.includes(':36:'));
+      const stats = await emu.api<Record<string, number>>('GET', `${DEPLOYMENTS}/${third.id}/statistics`);
+      expect((await emu.api<{ status: string }>('GET', `${DEPLOYMENTS}/${third.id}`)).status).toBe('finished');
+      expect(stats).toMatchObject({ pending: 0, downloading: 0, installing: 0, rebooting: 0 });
+    });
+    await step('a further up starts nothing and sends no mutating request', async () => {
+      await emu.clearRequests();
+      const result = await up('after the rollback');
+      expect(result.code).toBe(0);
+      expect(mutating(await emu.requests())).toEqual([]);
+      for (const id of ids) expect(await image(id)).toBe(OLD);
+      const plan = await fleetCli(['plan', '--stack', 'canary', '--config-file', configFile], ws.env);
+      expect(plan.stdout).toContain(`Rollout of ${NEW}: rolled back (36 to ${OLD}) at wave 3 of 3`);
+      expect(plan.stdout).toContain(`no up starts ${NEW} in this ring again until Git names another image`);
+    });
+  }, 900_000);
+});
