@@ -3,18 +3,12 @@
 // what the stack applied last and what Mender holds as each device's configuration, with read
 // requests only; program/change-report.ts and program/plan-report.ts turn that into the change report.
 import { Command } from 'commander';
-import { changeReport, ChangeReport, MenderConfiguration, RecordedDeployment } from '../program/change-report';
-import type { Plan } from '../program/pipeline/plan';
-import { rolloutReport, RolloutReport } from '../program/rollout-report';
-import { deviceStatuses } from '../provider/rollout/deployments';
-import { DEFAULT_POLICY, RolloutPolicy } from '../provider/rollout/policy';
-import type { RolloutProgress } from '../provider/rollout/progress';
-import { standing } from '../provider/rollout/standing';
+import { changeReport, ChangeReport, MenderConfiguration } from '../program/change-report';
+import { recordedDeployments, rolloutReports } from './rollouts';
 import { planMarkdown, planText } from '../program/plan-report';
 import { MenderConnection, runPipeline } from '../program/pipeline/run';
 import { deviceConfigurations } from '../provider/mender/observed';
 import { stackSettings } from './stack-pipeline';
-import { ringStack } from './workspace';
 import { appliedDevices } from './status';
 
 export interface PlanOptions {
@@ -22,54 +16,6 @@ export interface PlanOptions {
   env?: NodeJS.ProcessEnv;
   /** A stack configuration file other than Pulumi.<stack>.yaml (pulumi's --config-file). */
   configFile?: string;
-}
-
-/** The dynamic resource type of MenderDeployment (program/resources.ts: module `mender`). */
-const MENDER_DEPLOYMENT_TYPE = 'pulumi-nodejs:dynamic/mender:MenderDeployment';
-
-/** The stack's MenderDeployments as its state records them, by image: what a plain `up` diffs against. */
-export async function recordedDeployments(stack: string, env: NodeJS.ProcessEnv): Promise<Map<string, RecordedDeployment>> {
-  const exported = await (await ringStack(stack, env)).exportStack();
-  const resources = ((exported.deployment as { resources?: { type: string; outputs?: Record<string, unknown> }[] }).resources ?? []);
-  const recorded = new Map<string, RecordedDeployment>();
-  for (const resource of resources) {
-    const o = resource.outputs;
-    if (resource.type !== MENDER_DEPLOYMENT_TYPE || !o || typeof o.artifactName !== 'string') continue;
-    recorded.set(o.artifactName, {
-      devices: Array.isArray(o.devices) ? (o.devices as string[]) : [],
-      outOfSync: Array.isArray(o.outOfSync) ? (o.outOfSync as string[]) : [],
-      namePrefix: typeof o.namePrefix === 'string' ? o.namePrefix : undefined,
-      rollout: o.rollout,
-      ...(o.progress && typeof o.progress === 'object' ? { progress: o.progress as RolloutProgress } : {}),
-      ...(o.policy && typeof o.policy === 'object' ? { policy: o.policy as RolloutPolicy } : {}),
-    });
-  }
-  return recorded;
-}
-
-/**
- * The ring's rollouts under way or stopped, as the next up would find them: each device's status
- * in the rollout's deployments (read only), judged with the policy the stack now declares.
- */
-async function rolloutReports(mender: MenderConnection, deployments: ReadonlyMap<string, RecordedDeployment>, plan: Plan, declared: RolloutPolicy | undefined): Promise<RolloutReport[]> {
-  const reports: RolloutReport[] = [];
-  const client = mender.client();
-  for (const [image, recorded] of [...deployments].sort(([a], [b]) => a.localeCompare(b))) {
-    const progress = recorded.progress;
-    if (!progress || progress.phase === 'done') continue;
-    const policy = declared ?? recorded.policy ?? DEFAULT_POLICY;
-    if (progress.phase === 'stopped' || progress.phase === 'rolled-back') {
-      reports.push(rolloutReport(image, policy, progress, undefined, client.serverNow()));
-      continue;
-    }
-    const statuses = await deviceStatuses(client, progress.waves.flatMap((w) => w.parts.map((p) => p.deploymentId)));
-    const devices = plan.devices.filter((d) => d.desiredImage === image);
-    const needs = new Set(devices.filter((d) => d.runningImage !== image).map((d) => d.id));
-    const now = client.serverNow();
-    const st = standing({ image, policy, devices: devices.map((d) => d.id).sort(), progress, statuses, needs: (id) => needs.has(id), reflashed: new Set(), now });
-    reports.push(rolloutReport(image, policy, progress, st, now));
-  }
-  return reports;
 }
 
 /** Everything `fleet plan` reads, then the plan. Sends no mutating request to Mender. */
@@ -96,7 +42,8 @@ export async function gatherChangeReport(options: PlanOptions): Promise<ChangeRe
     }
     const deployments = applied === undefined ? undefined : await recordedDeployments(options.stack, env);
     const recorded = deployments && { deployments, rollout: settings.rollout };
-    const rollouts = deployments ? await rolloutReports(mender, deployments, run.plan, settings.policy) : [];
+    const desired = (image: string) => run.plan!.devices.filter((d) => d.desiredImage === image).map((d) => ({ id: d.id, runningImage: d.runningImage }));
+    const rollouts = deployments ? await rolloutReports(mender.client(), deployments, desired, settings.policy) : [];
     return changeReport({ ...planned, gate: run.gate, configurations, recorded, rollouts });
   } finally {
     mender.close();

@@ -7,6 +7,8 @@ import type { DeviceSummary } from '../program/pipeline/declare';
 import type { MenderClient } from '../provider/mender';
 import { clientFromSettings, menderSettingsFromConfig } from '../provider/settings';
 import { ringStack } from './workspace';
+import type { RolloutReport } from '../program/rollout-report';
+import { recordedDeployments, rolloutReports } from './rollouts';
 
 
 export interface DeviceStatus {
@@ -111,20 +113,49 @@ export async function ringStatus(options: StatusOptions): Promise<DeviceStatus[]
 /** Exit status of `fleet status`: 0 when every device converged, 2 when some did not (1 is an error). */
 export const NOT_CONVERGED_EXIT = 2;
 
+/** The ring's rollouts under way or stopped, in words, judged with the policy each recorded. */
+export async function ringRollouts(options: StatusOptions, rows: DeviceStatus[]): Promise<RolloutReport[]> {
+  const env = options.env ?? process.env;
+  const deployments = await recordedDeployments(options.stack, env);
+  const config = await (await ringStack(options.stack, env)).getAllConfig();
+  const client = clientFromSettings(menderSettingsFromConfig((key) => config[key]?.value, env));
+  try {
+    return await rolloutReports(client, deployments, (image) => rows.filter((r) => r.desiredImage === image).map((r) => ({ id: r.id, runningImage: r.runningImage })));
+  } finally {
+    client.close();
+  }
+}
+
+function statusText(stack: string, rows: DeviceStatus[], rollouts: RolloutReport[]): string {
+  const stragglers = rows.filter((r) => !r.converged).length;
+  const lines = [statusTable(rows), stragglers === 0 ? `all ${rows.length} devices of ${stack} converged` : `${stragglers} of ${rows.length} devices of ${stack} not converged`];
+  for (const rollout of rollouts) lines.push('', rollout.lines[0], ...rollout.lines.slice(1).map((l) => `  ${l}`));
+  return lines.join('\n');
+}
+
+/** `--watch` reads again this often, and at most this many times. */
+const WATCH_EVERY_MS = 15_000;
+const WATCH_AT_MOST = 240;
+
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
-    .description('desired versus actual per device of a ring (image, configuration, last deployment), live from Mender')
+    .description('desired versus actual per device of a ring (image, configuration, last deployment), and where its rollouts stand, live from Mender')
     .requiredOption('--stack <ring>', 'the ring stack (its branch name, e.g. canary or production)')
     .option('--json', 'machine-readable rows')
-    .action(async (opts: { stack: string; json?: boolean }) => {
-      const rows = await ringStatus({ stack: opts.stack });
-      const stragglers = rows.filter((r) => !r.converged);
-      if (opts.json) console.log(JSON.stringify(rows, null, 2));
-      else {
-        console.log(statusTable(rows));
-        console.log(stragglers.length === 0 ? `all ${rows.length} devices of ${opts.stack} converged` : `${stragglers.length} of ${rows.length} devices of ${opts.stack} not converged`);
+    .option('--watch', `read again every ${WATCH_EVERY_MS / 1000} s until nothing changes any more (at most ${WATCH_AT_MOST} times)`)
+    .action(async (opts: { stack: string; json?: boolean; watch?: boolean }) => {
+      let previous: string | undefined;
+      for (let round = 0; ; round++) {
+        const rows = await ringStatus({ stack: opts.stack });
+        const rollouts = await ringRollouts({ stack: opts.stack }, rows);
+        const text = opts.json ? JSON.stringify(rows, null, 2) : statusText(opts.stack, rows, rollouts);
+        process.exitCode = rows.some((r) => !r.converged) ? NOT_CONVERGED_EXIT : 0;
+        if (text === previous) break;
+        console.log(text);
+        previous = text;
+        if (!opts.watch || round + 1 >= WATCH_AT_MOST) break;
+        await new Promise((resolve) => setTimeout(resolve, WATCH_EVERY_MS));
       }
-      if (stragglers.length > 0) process.exitCode = NOT_CONVERGED_EXIT;
     });
 }

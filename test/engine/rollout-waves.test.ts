@@ -3,16 +3,13 @@
 // are measured in). 41 devices, waves [1, 10 %, 100 %] (1, then 4 more, then the other 36), a
 // soak, the gate judged from 3 devices at 10 %, and in the last wave one device that never polls,
 // two that fail the install and two that install, reboot and roll back by themselves.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { EmulatorHandle, emulatorFor, LoggedRequest, mutating } from '../helpers/emulator';
-import { fleetCli, pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
+import { LoggedRequest, mutating } from '../helpers/emulator';
+import { fleetCli } from '../helpers/pulumi';
+import { DEPLOYMENTS, PI4, RolloutRing, rolloutRing } from '../helpers/rollout-ring';
 import { step } from '../helpers/step';
 import { rolloutOrder } from '../../provider/rollout/waves';
 
 const TOKEN = 'rollout-waves-token-5b2e';
-const PI4 = 'pi4-v3-arm64';
 const OLD = 'pi4-2026.10';
 const NEW = 'pi4-2026.11';
 const MINUTE = 60_000;
@@ -37,71 +34,26 @@ const world = {
   tokens: [TOKEN],
   users: [],
 };
-const fleetFiles: Record<string, string> = {
-  'inventory.yml': ['all:', '  children:', '    pi4:', '      hosts:', ...ids.map((id) => `        ${id}:`), ''].join('\n'),
-  'group_vars/all.yml': ['subscribed_branch: canary', 'os_image:', `  - device_type: ${PI4}`, `    image_name: ${NEW}`, ''].join('\n'),
-};
-
-const DEPLOYMENTS = '/api/management/v1/deployments/deployments';
 const created = (requests: LoggedRequest[]) => requests.filter((r) => r.method === 'POST' && r.path === DEPLOYMENTS);
 
 describe('a rollout in waves with a soak, a gate, a silent device and a rollback', () => {
-  let ws: PulumiWorkspace;
-  let emu: EmulatorHandle;
-  let work: string;
-  let configFile: string;
-
-  const image = async (id: string) => {
-    const device = await emu.api<{ attributes: { name: string; value: string; scope: string }[] }>('GET', `/api/management/v1/inventory/devices/${id}`);
-    return device.attributes.find((a) => a.scope === 'inventory' && a.name === 'artifact_name')?.value;
-  };
-  const deploymentsOf = async (artifact: string) =>
-    (await emu.api<{ id: string; name: string; artifact_name: string; created: string }[]>('GET', `${DEPLOYMENTS}?per_page=500`)).filter((d) => d.artifact_name === artifact);
-  const devicesOf = async (id: string) => (await emu.api<string[]>('GET', `${DEPLOYMENTS}/${id}/device_list`)).sort();
-  const up = (message: string) => ws.run(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', message]);
-  const advance = (ms: number) => emu.admin('POST', '/time', { advance_ms: ms });
+  let ring: RolloutRing;
 
   beforeAll(async () => {
-    emu = await emulatorFor(world, TOKEN);
-    ws = pulumiWorkspace();
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-rollout-waves-'));
-    const fleetDir = path.join(work, 'fleet');
-    for (const [name, text] of Object.entries(fleetFiles)) {
-      fs.mkdirSync(path.dirname(path.join(fleetDir, name)), { recursive: true });
-      fs.writeFileSync(path.join(fleetDir, name), text);
-    }
-    configFile = path.join(work, 'Pulumi.canary.yaml');
-    const salt = /^encryptionsalt: .*$/m.exec(fs.readFileSync(path.join(repoRoot, 'Pulumi.canary.yaml'), 'utf8'))![0];
-    fs.writeFileSync(
-      configFile,
-      [
-        'config:',
-        '  fleet:branch: canary',
-        '  fleet:pollMilliseconds: 100',
-        '  fleet:rollout:',
-        '    waves: [{devices: 1}, {percent: 10}, {percent: 100}]',
-        '    soakMinutes: 60',
-        '    maxFailurePercent: 10',
-        '    minDevicesJudged: 3',
-        '    deviceTimeoutMinutes: 120',
-        '    onFailure: rollback',
-        '    waitMinutes: 0.1',
-        salt,
-        '',
-      ].join('\n'),
-    );
-    Object.assign(ws.env, { PULUMI_CONFIG_PASSPHRASE: 'mender-fleet-local-demo', MENDER_SERVER_URL: emu.emulator.url, MENDER_ACCESS_TOKEN: TOKEN, FLEET_PATH: fleetDir });
-    await ws.ok(['stack', 'init', 'canary']);
+    ring = await rolloutRing({
+      token: TOKEN,
+      world,
+      devices: ids,
+      image: NEW,
+      policy: ['waves: [{devices: 1}, {percent: 10}, {percent: 100}]', 'soakMinutes: 60', 'maxFailurePercent: 10', 'minDevicesJudged: 3', 'deviceTimeoutMinutes: 120', 'onFailure: rollback', 'waitMinutes: 0.1'],
+    });
   });
-
   afterAll(async () => {
-    await ws?.run(['stack', 'rm', 'canary', '--yes', '--force', '--preserve-config']);
-    ws?.dispose();
-    await emu?.emulator.close();
-    if (work) fs.rmSync(work, { recursive: true, force: true });
+    await ring?.close();
   });
 
   it('starts the waves in order after each soak, stops on the breach, rolls back and then sends nothing', async () => {
+    const { ws, emu, configFile, up, advance, image, deploymentsOf, devicesOf } = ring;
     await step('up 1: wave 1 (one device) installs; the up returns while the soak runs', async () => {
       const result = await up('roll pi4-2026.11 to canary');
       expect(result.code).toBe(0);
@@ -111,7 +63,7 @@ describe('a rollout in waves with a soak, a gate, a silent device and a rollback
       expect(await devicesOf(first.id)).toEqual(wave1);
       expect(await image(wave1[0])).toBe(NEW);
       for (const id of wave2) expect(await image(id)).toBe(OLD);
-      const outputs = JSON.parse((await ws.ok(['stack', 'output', '--json', '--stack', 'canary'])).stdout) as { rollouts: Record<string, string> };
+      const outputs = await ring.outputs();
       expect(outputs.rollouts).toEqual({ [NEW]: 'soaking' });
     });
     await step('the preview of the rollout under way shows an update of its MenderDeployment', async () => {
@@ -147,7 +99,7 @@ describe('a rollout in waves with a soak, a gate, a silent device and a rollback
       expect(result.code).toBe(0);
       for (const id of wave3.filter((d) => d !== silent && !failing.includes(d))) expect(await image(id)).toBe(NEW);
       for (const id of [...failing, silent]) expect(await image(id)).toBe(OLD);
-      const outputs = JSON.parse((await ws.ok(['stack', 'output', '--json', '--stack', 'canary'])).stdout) as { rollouts: Record<string, string> };
+      const outputs = await ring.outputs();
       expect(outputs.rollouts).toEqual({ [NEW]: 'waiting' });
     });
     await step('the silent device times out: the gate is breached, and every device that installed the image gets its previous one back', async () => {
