@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { parse, stringify } from 'yaml';
 import { startEmulator } from '../emulator';
 import { DEVICE_TYPES, FleetShape, generateFleet, newImage, nextImage } from './generated-fleet';
+import { endpoint, MUTATING, RequestLogEntry } from './requests';
 
 const repoRoot = path.resolve(__dirname, '..');
 const TOKEN = 'bench-token';
@@ -142,12 +143,6 @@ class TreeSampler {
 
 // ---- running and measuring one pulumi command ---------------------------------------------------
 
-interface RequestLogEntry {
-  method: string;
-  path: string;
-  status: number;
-}
-
 interface PhaseResult {
   size: number;
   ring: string;
@@ -166,20 +161,6 @@ interface PhaseResult {
   /** Bytes the command printed (stdout and stderr). */
   outputBytes: number;
   logFile: string;
-}
-
-const MUTATING = (r: RequestLogEntry) =>
-  r.method !== 'GET' && !(r.method === 'POST' && /\/inventory\/filters\/search$|\/useradm\/auth\/login$/.test(r.path));
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$|^[0-9a-f]{24}$/i;
-/** /api/.../deployments/<uuid>/statistics → /api/.../deployments/:id/statistics */
-function endpoint(r: RequestLogEntry): string {
-  const segments = r.path.split('/').map((s, i, all) => {
-    if (UUID.test(s)) return ':id';
-    if (i > 0 && ['releases', 'groups'].includes(all[i - 1]) && s !== 'list') return ':name';
-    return s;
-  });
-  return `${r.method} ${segments.join('/')}`;
 }
 
 function resourcesSummary(output: string): { text: string; changed: boolean } {

@@ -144,13 +144,15 @@ export function registerStatusCommand(program: Command): void {
     .requiredOption('--stack <ring>', 'the ring stack (its branch name, e.g. canary or production)')
     .option('--json', 'machine-readable rows')
     .option('--watch', `read again every ${WATCH_EVERY_MS / 1000} s until nothing changes any more (at most ${WATCH_AT_MOST} times)`)
-    .action(async (opts: { stack: string; json?: boolean; watch?: boolean }) => {
+    .option('--rollouts', 'only where the rollouts stand (for a job summary); exit status 0')
+    .action(async (opts: { stack: string; json?: boolean; watch?: boolean; rollouts?: boolean }) => {
       let previous: string | undefined;
       for (let round = 0; ; round++) {
         const rows = await ringStatus({ stack: opts.stack });
         const rollouts = await ringRollouts({ stack: opts.stack }, rows);
-        const text = opts.json ? JSON.stringify(rows, null, 2) : statusText(opts.stack, rows, rollouts);
-        process.exitCode = rows.some((r) => !r.converged) ? NOT_CONVERGED_EXIT : 0;
+        const only = rollouts.length === 0 ? `no rollout under way or stopped in ${opts.stack}` : rollouts.map((r) => [r.lines[0], ...r.lines.slice(1).map((l) => `  ${l}`)].join('\n')).join('\n\n');
+        const text = opts.rollouts ? only : opts.json ? JSON.stringify(rows, null, 2) : statusText(opts.stack, rows, rollouts);
+        process.exitCode = !opts.rollouts && rows.some((r) => !r.converged) ? NOT_CONVERGED_EXIT : 0;
         if (text === previous) break;
         console.log(text);
         previous = text;

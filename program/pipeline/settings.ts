@@ -75,13 +75,13 @@ export function readStackSettings(config: StackConfig, options: { projectDir: st
   const text = (key: string) => values[PREFIX + key] || undefined;
   const invalid = (key: string, message: string) => issues.push({ key: PREFIX + key, file: stackFile, message: `${PREFIX}${key} ${message}` });
 
-  const json = (key: string): unknown => {
+  const json = (key: string, what: string): unknown => {
     const raw = text(key);
     if (raw === undefined) return undefined;
     try {
       return JSON.parse(raw) as unknown;
     } catch {
-      invalid(key, `is not valid structured configuration (got ${JSON.stringify(raw)})`);
+      invalid(key, `is not ${what} (got ${JSON.stringify(raw)})`);
       return undefined;
     }
   };
@@ -101,7 +101,7 @@ export function readStackSettings(config: StackConfig, options: { projectDir: st
     return Number.isNaN(value) ? undefined : value;
   };
 
-  const lookupEnv = checkLookupEnv(json('lookupEnv'), `${stackFile} (or Pulumi.yaml's default)`, () => undefined);
+  const lookupEnv = checkLookupEnv(json('lookupEnv', 'a list'), `${stackFile} (or Pulumi.yaml's default)`, () => undefined);
   issues.push(...lookupEnv.issues.map((issue) => ({ ...issue, key: LOOKUP_ENV_KEY })));
   let promotionOverrides: PromotionOverride[] = [];
   try {
@@ -110,10 +110,8 @@ export function readStackSettings(config: StackConfig, options: { projectDir: st
     issues.push({ key: `${PREFIX}promotionOverride`, file: stackFile, message: (error as Error).message });
   }
 
-  const policy = readRolloutPolicy(json('rollout'), stackFile, stackFileLines(path.join(options.projectDir, stackFile), `${PREFIX}rollout`), {
-    maxFailurePercent: number('maxFailurePercent'),
-    rolloutTimeoutSeconds: number('rolloutTimeoutSeconds'),
-  });
+  const legacy = { maxFailurePercent: number('maxFailurePercent'), rolloutTimeoutSeconds: number('rolloutTimeoutSeconds') };
+  const policy = readRolloutPolicy(json('rollout', 'a map'), stackFile, stackFileLines(path.join(options.projectDir, stackFile), `${PREFIX}rollout`), legacy);
   issues.push(...policy.issues.map((issue) => ({ ...issue, key: ROLLOUT_KEY })));
   const warnings: FleetIssue[] = policy.warnings.map((message) => ({ file: stackFile, message }));
 
@@ -139,8 +137,8 @@ export function readStackSettings(config: StackConfig, options: { projectDir: st
     promotionOverrides,
     secrets,
     rollout: {
-      maxFailureRatio: (number('maxFailurePercent') ?? 0) / 100,
-      timeoutSeconds: number('rolloutTimeoutSeconds') ?? DEFAULT_TIMEOUT_SECONDS,
+      maxFailureRatio: (legacy.maxFailurePercent ?? 0) / 100,
+      timeoutSeconds: legacy.rolloutTimeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
       pollSeconds: (number('pollMilliseconds') ?? DEFAULT_POLL_MILLISECONDS) / 1000,
     },
     ...(text('rollout') !== undefined ? { policy: policy.policy } : {}),

@@ -275,9 +275,9 @@ describe('a ring of real mender daemons', () => {
         const result = await up('broken image');
         expect(result.code).not.toBe(0);
         const output = result.stdout + result.stderr;
-        // fleet:maxFailurePercent 0: one failure is too many (provider/rollout.ts watchRollout);
-        // A and B had installed before C failed, so the deployment had finished.
-        expect(output).toMatch(new RegExp(`${IMAGE_BROKEN} to 3 device\\(s\\): deployment \\S+ of 3 device\\(s\\) finished with 1 failed, above the allowed ratio 0, before it could be aborted; failed devices: ${C.id}`));
+        // fleet:maxFailurePercent 0: one failure is too many (provider/rollout/gate.ts, judge),
+        // however many of the three were judged when C's failure was seen.
+        expect(output).toMatch(new RegExp(`${IMAGE_BROKEN} in ring canary: the rollout was stopped at wave 1 of 1: 1 failed of [1-3] judged \\([\\d.]+ %, limit 0 %\\); failed: ${C.id}\\.`));
         for (const d of [A, B]) expect(installedOn(d)).toEqual({ file: IMAGE_BROKEN, provides: IMAGE_BROKEN });
         // C's module failed and rolled back: the client keeps what it had, not <name>_INCONSISTENT.
         expect(imageLog(C).slice(-3)).toEqual(['ArtifactInstall failed', 'ArtifactRollback', 'ArtifactFailure']);
@@ -310,7 +310,7 @@ describe('a ring of real mender daemons', () => {
         const result = await up('image aborted mid-download');
         expect(result.code).not.toBe(0);
         expect(result.stdout + result.stderr).toMatch(
-          new RegExp(`${IMAGE_ABORTED} to 3 device\\(s\\): deployment \\S+ of 3 device\\(s\\) was aborted: 1 failed, above the allowed ratio 0; failed devices: ${C.id}`),
+          new RegExp(`${IMAGE_ABORTED} in ring canary: the rollout was stopped at wave 1 of 1: 1 failed of 1 judged \\(100 %, limit 0 %\\); failed: ${C.id}\\. Its unfinished deployments were aborted`),
         );
         // The up returned after its abort: A and B were then inside their Download state, the
         // payload not yet read (the module stalls it for STALL_SECONDS).

@@ -101,6 +101,12 @@ describe('a rollout in waves with a soak, a gate, a silent device and a rollback
       for (const id of [...failing, silent]) expect(await image(id)).toBe(OLD);
       const outputs = await ring.outputs();
       expect(outputs.rollouts).toEqual({ [NEW]: 'waiting' });
+      // What the apply workflow writes to its job summary.
+      const status = await fleetCli(['status', '--stack', 'canary', '--rollouts'], ws.env);
+      expect(status.code).toBe(0);
+      expect(status.stdout).toContain(`Rollout of ${NEW}: wave 3 of 3 (running): 4 failure, 1 pending, 36 success`);
+      expect(status.stdout).toContain('gate: 4 failed of 40 judged (10 %, limit 10 %)');
+      expect(status.stdout).toMatch(/next: waiting for 1 device of wave 3; a device not finished by \d\d:\d\d UTC counts as failed/);
     });
     await step('the silent device times out: the gate is breached, and every device that installed the image gets its previous one back', async () => {
       await advance(121 * MINUTE);

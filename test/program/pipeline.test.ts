@@ -2,6 +2,9 @@
 // reads), the validated fleet's settled values, the gate's deciding deployments, and planning
 // and gating as pure functions of (validated fleet, facts, settings).
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { formatIssue } from '../../program/description/issues';
 import type { Deployment } from '../../provider/mender';
 import { candidateImages, decidingDeployments, PipelineFacts } from '../../program/pipeline/facts';
 import { planAndGate, validateStack } from '../../program/pipeline/run';
@@ -39,6 +42,34 @@ describe('the stack settings', () => {
     expect(settings).toMatchObject(expected);
   });
 
+  it('fleet:rollout: the policy the MenderDeployments get, and the old keys with a warning naming the new one', () => {
+    const policy = { waves: [{ devices: 1 }, { percent: 10 }, { percent: 100 }], soakMinutes: 60, maxFailurePercent: 5, minDevicesJudged: 3, deviceTimeoutMinutes: 240, onFailure: 'rollback', paused: false, waitMinutes: 10 };
+    const settings = settingsOf({ 'fleet:rollout': JSON.stringify(policy) });
+    expect(settings.issues).toEqual([]);
+    expect(settings.policy).toEqual(policy);
+    expect(settingsOf({}).policy).toBeUndefined();
+    expect(settingsOf({ 'fleet:maxFailurePercent': '20' }).warnings).toEqual([
+      { file: 'Pulumi.canary.yaml', message: 'fleet:maxFailurePercent is replaced by fleet:rollout.maxFailurePercent; it still applies' },
+    ]);
+  });
+
+  it('fleet:rollout: a mistake is an issue naming the stack file, its line and the key; nothing is planned', () => {
+    const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-rollout-settings-'));
+    try {
+      fs.writeFileSync(path.join(projectDir, 'Pulumi.canary.yaml'), ['config:', '  fleet:branch: canary', '  fleet:rollout:', '    waves: [{devices: 5}, {devices: 2}]', '    soakMinute: 60', ''].join('\n'));
+      const value = JSON.stringify({ waves: [{ devices: 5 }, { devices: 2 }], soakMinute: 60 });
+      const settings = readStackSettings({ stack: 'canary', values: { 'fleet:rollout': value }, secretKeys: new Set() }, { projectDir, env: {} });
+      expect(settings.issues.map(formatIssue)).toEqual([
+        'Pulumi.canary.yaml:5: fleet:rollout.soakMinute is not a rollout setting; the settings are waves, soakMinutes, maxFailurePercent, minDevicesJudged, deviceTimeoutMinutes, onFailure, paused, waitMinutes',
+        'Pulumi.canary.yaml:4: fleet:rollout.waves[1] must target more than wave 1 (5 devices): the targets are cumulative',
+      ]);
+      expect(settings.issues.every((issue) => issue.key === 'fleet:rollout')).toBe(true);
+      expect(validateStack(settings).stop).toMatchObject({ stage: 'settings', summary: "the stack's fleet:rollout is not valid; nothing was sent to Mender" });
+    } finally {
+      fs.rmSync(projectDir, { recursive: true, force: true });
+    }
+  });
+
   it('takes FLEET_PATH when fleet:path is unset, and fleet:path over it', () => {
     expect(settingsOf({}, [], { FLEET_PATH: '/elsewhere' }).fleetDir).toBe('/elsewhere');
     expect(settingsOf({ 'fleet:path': 'mine' }, [], { FLEET_PATH: '/elsewhere' }).fleetDir).toBe('/project/mine');
@@ -70,10 +101,10 @@ describe('the stack settings', () => {
     const settings = settingsOf({ 'fleet:strict': 'yes', 'fleet:rolloutTimeoutSeconds': 'long', 'fleet:promotionOverride': '{"image":"x"}' });
     expect(settings.issues.map((i) => `${i.file}: ${i.message}`)).toEqual([
       'Pulumi.canary.yaml: fleet:promotionOverride must be a list of {image, reason}',
-      'Pulumi.canary.yaml: fleet:strict must be true or false (got "yes")',
       'Pulumi.canary.yaml: fleet:rolloutTimeoutSeconds must be a number (got "long")',
+      'Pulumi.canary.yaml: fleet:strict must be true or false (got "yes")',
     ]);
-    expect(settingsSummary(settings.issues)).toBe("the stack's fleet:promotionOverride, fleet:strict, fleet:rolloutTimeoutSeconds are not valid; nothing was sent to Mender");
+    expect(settingsSummary(settings.issues)).toBe("the stack's fleet:promotionOverride, fleet:rolloutTimeoutSeconds, fleet:strict are not valid; nothing was sent to Mender");
     expect(validateStack(settings).stop).toMatchObject({ stage: 'settings' });
   });
 });

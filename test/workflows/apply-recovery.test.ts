@@ -131,11 +131,12 @@ describe.each([
       fs.writeFileSync(summary, '');
       const sha = `c0ffee${run}`;
       const contexts: Contexts = {
-        github: { ref_name: 'canary', sha, run_id: String(run), actor: 'alice', server_url: 'https://github.com', repository: 'example/fleet' },
+        github: { ref_name: 'canary', sha, run_id: String(run), actor: 'alice', server_url: 'https://github.com', repository: 'example/fleet', event_name: 'push' },
         secrets,
         vars: { MENDER_SERVER_URL: emu.emulator.url },
       };
-      const env: NodeJS.ProcessEnv = { ...ws.env, PATH: `${engineBin}:${process.env.PATH}`, GITHUB_SHA: sha, GITHUB_REF_NAME: 'canary', GITHUB_STEP_SUMMARY: summary, RUNNER_ENVIRONMENT: runnerEnvironment, PULUMI_BACKEND_URL: undefined, PULUMI_CONFIG_PASSPHRASE: undefined };
+      const output = path.join(runDir, `output-${run}`);
+      const env: NodeJS.ProcessEnv = { ...ws.env, PATH: `${engineBin}:${process.env.PATH}`, GITHUB_SHA: sha, GITHUB_REF_NAME: 'canary', GITHUB_STEP_SUMMARY: summary, GITHUB_OUTPUT: output, RUNNER_ENVIRONMENT: runnerEnvironment, PULUMI_BACKEND_URL: undefined, PULUMI_CONFIG_PASSPHRASE: undefined };
       return { contexts, env, summary };
     };
 

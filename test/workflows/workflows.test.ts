@@ -180,6 +180,23 @@ describe('actionlint', () => {
   });
 });
 
+/**
+ * Runs a step's script with stand-ins for commands on PATH (each a bash body); returns what it
+ * wrote to GITHUB_OUTPUT and GITHUB_STEP_SUMMARY, and the stand-ins' calls (to $CALLS).
+ */
+function runWithStandIns(script: string, standIns: Record<string, string>, env: Record<string, string>): { status: number; output: string; summary: string; calls: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-wf-step-'));
+  try {
+    for (const [name, body] of Object.entries(standIns)) fs.writeFileSync(path.join(dir, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
+    const files = { GITHUB_OUTPUT: path.join(dir, 'output'), GITHUB_STEP_SUMMARY: path.join(dir, 'summary'), CALLS: path.join(dir, 'calls') };
+    const r = spawnSync('bash', ['-e', '-c', script], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, ...files, ...env }, encoding: 'utf8' });
+    const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');
+    return { status: r.status ?? -1, output: read(files.GITHUB_OUTPUT), summary: read(files.GITHUB_STEP_SUMMARY), calls: read(files.CALLS) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('the workflows', () => {
   it('are preview, apply and drift', () => {
     expect(files).toEqual(['apply.yml', 'drift.yml', 'preview.yml']);
@@ -277,6 +294,7 @@ describe('the workflows', () => {
   it('have minimal permissions: per job where the jobs need different ones', () => {
     expect(wf['apply.yml'].permissions).toEqual({ contents: 'read' });
     expect(wf['apply.yml'].jobs.apply.permissions).toBeUndefined();
+    expect(wf['apply.yml'].jobs.dispatch.permissions).toEqual({ actions: 'write' });
     expect(wf['preview.yml'].permissions).toEqual({});
     expect(wf['preview.yml'].jobs.scope.permissions).toEqual({ contents: 'read' });
     expect(wf['preview.yml'].jobs.preview.permissions).toEqual({ contents: 'read', 'pull-requests': 'write' });
@@ -508,8 +526,46 @@ describe('apply.yml', () => {
   const w = wf['apply.yml'];
   const job = pulumiJob('apply.yml');
 
-  it('runs on pushes to the ring branches only', () => {
-    expect(w.on).toEqual({ push: { branches: RINGS } });
+  it('runs on pushes to the ring branches, and on a schedule that starts it on each ring branch', () => {
+    expect(w.on).toEqual({ push: { branches: RINGS }, schedule: [{ cron: '*/15 * * * *' }], workflow_dispatch: null });
+    const ringCheck = '${{ contains(fromJSON(\'["canary","production"]\'), github.ref_name) }}';
+    expect(job.if).toBe(ringCheck);
+    expect(w.jobs.dispatch.if).toBe(ringCheck.replace('${{ ', '${{ !'));
+    expect(JSON.stringify(w.jobs.dispatch)).not.toMatch(/secrets\./);
+    const calls = runWithStandIns(w.jobs.dispatch.steps[0].run!, { gh: 'echo "$*" >> "$CALLS"' }, { REPO: 'acme/fleet', GH_TOKEN: 'x' });
+    expect(calls.status).toBe(0);
+    expect(calls.calls).toBe(RINGS.map((ring) => `workflow run apply.yml --repo acme/fleet --ref ${ring}\n`).join(''));
+  });
+
+  describe('a scheduled run applies only while a rollout is under way or the head is not applied', () => {
+    const decide = job.steps.find((s) => s.id === 'decide')!;
+    // A stand-in pulumi: the stack tag and the rollouts output as the test sets them.
+    const pulumi = 'case "$1 $2" in "stack tag") echo "$APPLIED";; "stack output") echo "$ROLLOUTS";; esac';
+    const run = (env: Record<string, string>) => runWithStandIns(decide.run!, { pulumi }, { STACK: 'canary', GITHUB_SHA: 'abc123', ...env });
+
+    it.each([
+      ['push', 'abc123', '{"pi4-2026.11":"done"}', 'up=true'],
+      ['schedule', 'abc123', '{"pi4-2026.11":"soaking"}', 'up=true'],
+      ['schedule', 'abc123', '{"pi4-2026.11":"paused","pi3-2026.11":"done"}', 'up=true'],
+      ['schedule', 'fff000', '{"pi4-2026.11":"done"}', 'up=true'],
+      ['schedule', 'abc123', '{"pi4-2026.11":"done","pi3-2026.11":"rolled-back"}', 'up=false'],
+      ['workflow_dispatch', 'abc123', '', 'up=false'],
+    ])('%s, applied %s, rollouts %s: %s', (event, applied, rollouts, expected) => {
+      const r = run({ EVENT: event, APPLIED: applied, ROLLOUTS: rollouts });
+      expect(r.status).toBe(0);
+      expect(r.output).toBe(`${expected}\n`);
+      if (expected === 'up=false') expect(r.summary).toBe('nothing to do in canary: no rollout under way, and its head is applied\n');
+      if (event === 'schedule' && rollouts.includes('soaking')) expect(r.summary).toBe('applying: a rollout is under way in canary: pi4-2026.11\n');
+    });
+
+    it('gates the up, the rollouts summary and the commit tag on the decision', () => {
+      const [step] = pulumiSteps(job);
+      expect(step.if).toBe("steps.decide.outputs.up == 'true'");
+      expect(job.steps.indexOf(decide)).toBeLessThan(job.steps.indexOf(step));
+      const summary = job.steps.find((s) => s.run?.includes('node bin/fleet.js status --stack "$STACK" --rollouts'))!;
+      expect(summary.if).toBe("${{ always() && steps.decide.outputs.up == 'true' }}");
+      expect(job.steps.indexOf(summary)).toBeGreaterThan(job.steps.indexOf(step));
+    });
   });
 
   it.each(RINGS)('applies the stack of the pushed branch (%s), one apply per stack at a time, never cancelled', (ring) => {
@@ -534,7 +590,7 @@ describe('apply.yml', () => {
     const tagAt = job.steps.findIndex((s) => s.run?.includes('pulumi stack tag set git:commit "$GITHUB_SHA" --stack "$STACK"'));
     expect(tagAt).toBeGreaterThan(job.steps.indexOf(step));
     expect(job.steps[tagAt].env?.STACK).toBe('${{ github.ref_name }}');
-    expect(job.steps[tagAt].if).toBeUndefined(); // only after a successful up
+    expect(job.steps[tagAt].if).toBe("steps.decide.outputs.up == 'true'"); // only after a successful up
   });
 
   it('validates the fleet before applying, with the ring\'s fleet:lookupEnv', () => {
@@ -600,6 +656,18 @@ describe('drift.yml', () => {
     }
   });
 
+  it('does not take a rollout under way for drift: the check waits until it is done', () => {
+    const check = job.steps.find((s) => s.id === 'rollout')!;
+    const [step] = pulumiSteps(job);
+    expect(step.if).toBe("steps.rollout.outputs.under_way != 'true'");
+    expect(job.steps.indexOf(check)).toBeLessThan(job.steps.indexOf(step));
+    const pulumi = 'echo "$ROLLOUTS"';
+    const underWay = runWithStandIns(check.run!, { pulumi }, { STACK: 'canary', ROLLOUTS: '{"pi4-2026.11":"waiting"}' });
+    expect(underWay.output).toBe('under_way=true\n');
+    expect(underWay.summary).toContain('not checked for drift: a rollout is under way in canary (pi4-2026.11)');
+    for (const rollouts of ['{"pi4-2026.11":"done"}', '{}', '']) expect(runWithStandIns(check.run!, { pulumi }, { STACK: 'canary', ROLLOUTS: rollouts }).output).toBe('under_way=false\n');
+  });
+
   it('looks for drift read-only: a refreshing preview expecting no changes', () => {
     const [step] = pulumiSteps(job);
     expect(step.with).toMatchObject({ command: 'preview', refresh: true, 'expect-no-changes': true });
@@ -609,7 +677,7 @@ describe('drift.yml', () => {
 
   it('opens or updates one issue per stack, labelled fleet-drift, and fails on drift', () => {
     const report = job.steps.find((s) => s.uses === 'actions/github-script@v7')!;
-    expect(report.if).toBeUndefined();
+    expect(report.if).toBe("steps.rollout.outputs.under_way != 'true'");
     expect(report.env).toEqual({ STACK: '${{ github.ref_name }}', OUTCOME: '${{ steps.drift.outcome }}' });
     const script = String(report.with?.script);
     expect(script).not.toMatch(/\$\{\{/); // no expression injected into the script
@@ -619,7 +687,7 @@ describe('drift.yml', () => {
     expect(script).toMatch(/issues\.update\(\{ \.\.\.context\.repo, issue_number: existing\.number, body \}\)/);
     expect(script).toMatch(/issues\.create\(\{ \.\.\.context\.repo, title, body, labels: \[label\] \}\)/);
     const fail = job.steps[job.steps.length - 1];
-    expect(fail.if).toBe("steps.drift.outcome != 'success'");
+    expect(fail.if).toBe("steps.rollout.outputs.under_way != 'true' && steps.drift.outcome != 'success'");
     expect(fail.run).toMatch(/::error title=Fleet drift::[^\n]*\n\s*exit 1/);
     expect(job.steps.indexOf(fail)).toBeGreaterThan(job.steps.indexOf(report));
   });
