@@ -3,6 +3,7 @@ import { deploymentNamePrefix, longestDeploymentName as longestDeploymentNameOf,
 import { runningImages } from './mender';
 import { isNotFound, PartialFailure } from './protocol';
 import { menderClient } from './settings';
+import { Health, imageHealth } from '../shared/health';
 import { Advanced, advanceRollout, RolloutBreached, RolloutTarget } from './rollout/advance';
 import { abortWhole, deviceStatuses } from './rollout/deployments';
 import { DEFAULT_POLICY, RolloutPolicy as WavePolicy } from './rollout/policy';
@@ -149,36 +150,33 @@ export const menderDeployment: pulumi.dynamic.ResourceProvider<MenderDeploymentI
     const old = props as MenderDeploymentOutputs;
     // A stopped rollout leaves devices on the image they had: that is what it recorded, not drift.
     if (isStopped(old.progress)) return { id, props: { ...old, outOfSync: [] } };
-    // A device still in an unfinished deployment of this resource, or waiting for its wave, is
-    // on its way, whether or not it has polled yet: not drifted. Read before what devices run:
-    // a device only leaves that set by finishing, so the other order could miss one in between.
-    const busy = new Set<string>();
-    let anyUnfinished = false;
+    // Each device's image health (shared/health.ts) against its record in the rollout's
+    // deployments: one still on its way (polled or not) is pending, one that failed is failed,
+    // neither is drift; a device waiting for its wave is pending too. The records are read
+    // before what devices run: a device only leaves a deployment by finishing, so the other
+    // order could miss one in between.
+    const parts = old.progress ? old.progress.waves.flatMap((w) => w.parts) : [];
+    const ids = parts.length > 0 ? parts.map((p) => p.deploymentId) : (old.activeDeploymentIds ?? (old.deploymentId ? [old.deploymentId] : []));
     const open: string[] = [];
-    for (const deploymentId of old.activeDeploymentIds ?? (old.deploymentId ? [old.deploymentId] : [])) {
-      let deployment;
+    for (const deploymentId of ids) {
       try {
-        deployment = await client.getDeployment(deploymentId);
+        if ((await client.getDeployment(deploymentId)).status !== 'finished') open.push(deploymentId);
       } catch (error) {
-        if (isNotFound(error)) continue;
-        throw error;
-      }
-      if (deployment.status === 'finished') continue;
-      anyUnfinished = true;
-      open.push(deploymentId);
-    }
-    const statuses = await deviceStatuses(client, open);
-    for (const deploymentId of open) {
-      for (const d of await client.getDeploymentDeviceList(deploymentId)) {
-        const status = statuses.get(d);
-        if (status === undefined || !['success', 'failure', 'aborted', 'noartifact', 'already-installed', 'decommissioned'].includes(status)) busy.add(d);
+        if (!isNotFound(error)) throw error;
       }
     }
-    const started = new Set((old.progress?.waves ?? []).flatMap((w) => w.parts.flatMap((p) => p.devices)));
-    const waiting = (id: string) => isUnderWay(old.progress) && !started.has(id);
+    const statuses = await deviceStatuses(client, ids);
+    // Devices of an open deployment that have not polled have no record yet: on their way.
+    for (const deploymentId of open) for (const d of await client.getDeploymentDeviceList(deploymentId)) if (!statuses.has(d)) statuses.set(d, 'pending');
+    const started = new Set(parts.flatMap((p) => p.devices));
     const running = await runningImages(client, old.devices);
-    const outOfSync = old.devices.filter((d) => running.has(d) && running.get(d) !== old.artifactName && !busy.has(d) && !waiting(d));
-    return { id, props: { ...old, status: anyUnfinished ? 'inprogress' : old.status, outOfSync } };
+    const health = (d: string): Health => {
+      if (isUnderWay(old.progress) && !started.has(d)) return 'pending';
+      const status = statuses.get(d);
+      return imageHealth(old.artifactName, running.get(d), status ? { artifact: old.artifactName, status } : undefined);
+    };
+    const outOfSync = old.devices.filter((d) => running.has(d) && health(d) === 'drifted');
+    return { id, props: { ...old, status: open.length > 0 ? 'inprogress' : old.status, outOfSync } };
   },
 
   async update(id, olds, news) {

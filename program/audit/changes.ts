@@ -1,7 +1,8 @@
 // What changed on the fleet from one update's snapshot to the next, in the fleet's terms:
 // devices, images, configuration keys (never secret values: their digests are compared).
 import { differingKeys } from '../../shared/health';
-import type { FleetSnapshot } from './snapshot';
+import type { FleetSnapshot, SnapshotDeployment } from './snapshot';
+import type { RolloutProgress } from '../../provider/rollout/progress';
 
 /** One change on the fleet between two updates. */
 export type FleetChange =
@@ -27,7 +28,13 @@ export type FleetChange =
   /** Found by a refresh: the device does not run the image Git wants. */
   | { kind: 'drift-image'; device: string; image: string }
   /** Found by a refresh: the device's configuration differs from Git in these keys. */
-  | { kind: 'drift-configuration'; device: string; keys: string[] };
+  | { kind: 'drift-configuration'; device: string; keys: string[] }
+  /** The rollout of the image sent it to the device, in this wave. */
+  | { kind: 'wave'; device: string; image: string; wave: number; of: number }
+  /** The rollout's gate stopped it (and rolled it back): the figures, the failed and timed-out devices. */
+  | { kind: 'rollout-stopped'; image: string; phase: 'stopped' | 'rolled-back'; wave: number; of: number; failed: string[]; timedOut: string[]; judged: number; failurePercent: number; limitPercent: number }
+  /** The rollback sent the device back to the image it ran before. */
+  | { kind: 'rolled-back'; device: string; image: string; to: string };
 
 /** What changed on the fleet from one snapshot to the next (before: undefined for the first update). */
 export function fleetChanges(before: FleetSnapshot | undefined, after: FleetSnapshot, kind = 'update'): FleetChange[] {
@@ -79,6 +86,29 @@ export function fleetChanges(before: FleetSnapshot | undefined, after: FleetSnap
     }
     if (kind === 'refresh') {
       for (const device of deployment.outOfSync) changes.push({ kind: 'drift-image', device, image: deployment.artifactName });
+    }
+    changes.push(...rolloutChanges(old?.progress, deployment));
+  }
+  return changes;
+}
+
+/** What the update did in the image's rollout: the devices each new wave (or part of one) reached, a stop and a rollback. */
+function rolloutChanges(before: RolloutProgress | undefined, deployment: SnapshotDeployment): FleetChange[] {
+  const progress = deployment.progress;
+  if (!progress) return [];
+  const image = deployment.artifactName;
+  const changes: FleetChange[] = [];
+  const seen = new Set((before?.waves ?? []).flatMap((w) => w.parts.map((p) => p.deploymentId)));
+  progress.waves.forEach((wave, index) => {
+    const reached = [...new Set(wave.parts.filter((p) => !seen.has(p.deploymentId)).flatMap((p) => p.devices))].sort();
+    for (const device of reached) changes.push({ kind: 'wave', device, image, wave: index + 1, of: progress.of });
+  });
+  const breach = progress.breach;
+  if (breach && (progress.phase === 'stopped' || progress.phase === 'rolled-back') && !before?.breach) {
+    const f = breach.figures;
+    changes.push({ kind: 'rollout-stopped', image, phase: progress.phase, wave: progress.waves.length, of: progress.of, failed: f.failed, timedOut: f.timedOut, judged: f.judged, failurePercent: f.failurePercent, limitPercent: f.limitPercent });
+    for (const [to, devices] of Object.entries(breach.rolledBack).sort(([a], [b]) => a.localeCompare(b))) {
+      for (const device of devices) changes.push({ kind: 'rolled-back', device, image, to });
     }
   }
   return changes;

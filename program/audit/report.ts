@@ -38,6 +38,16 @@ export function describeChange(change: FleetChange): string {
       return `drift: device ${change.device} does not run ${change.image}`;
     case 'drift-configuration':
       return `drift: device ${change.device}: configuration keys ${list(change.keys)} differ from Git`;
+    case 'wave':
+      return `device ${change.device}: sent ${change.image} in wave ${change.wave} of ${change.of}`;
+    case 'rollout-stopped': {
+      const bad = change.failed.length + change.timedOut.length;
+      const pct = Number.isInteger(change.failurePercent) ? change.failurePercent : change.failurePercent.toFixed(1);
+      const who = [...(change.failed.length > 0 ? [`failed: ${nameAFew(change.failed)}`] : []), ...(change.timedOut.length > 0 ? [`timed out: ${nameAFew(change.timedOut)}`] : [])].join('; ');
+      return `rollout of ${change.image} ${change.phase === 'rolled-back' ? 'stopped and rolled back' : 'stopped'} at wave ${change.wave} of ${change.of}: ${bad} failed of ${change.judged} judged (${pct} %, limit ${change.limitPercent} %)${who ? `; ${who}` : ''}`;
+    }
+    case 'rolled-back':
+      return `device ${change.device}: rolled back from ${change.image} to ${change.to}`;
   }
 }
 

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { specialSecretSig, specialSigKey } from '@pulumi/pulumi/runtime/rpc';
 import type { Health } from '../../shared/health';
 import type { DeviceSummary } from '../pipeline/declare';
+import type { RolloutProgress } from '../../provider/rollout/progress';
 
 /** The deployment (`pulumi stack export`) an update left, reduced to what the audit compares. */
 export interface FleetSnapshot {
@@ -29,6 +30,8 @@ export interface SnapshotDeployment {
   statistics: Record<string, number>;
   failedDevices: string[];
   outOfSync: string[];
+  /** Where its rollout stood after the update (absent in stacks applied before waves). */
+  progress?: RolloutProgress;
 }
 
 export interface SnapshotConfiguration {
@@ -130,6 +133,7 @@ export function snapshotOf(deployment: { resources?: ExportedResource[] } | unde
         statistics: Object.fromEntries(Object.entries(stringMap(outputs.statistics)).map(([k, v]) => [k, Number(v)])),
         failedDevices: strings(outputs.failedDevices).sort(),
         outOfSync: strings(outputs.outOfSync).sort(),
+        ...(outputs.progress && typeof outputs.progress === 'object' && Array.isArray((outputs.progress as RolloutProgress).waves) ? { progress: outputs.progress as RolloutProgress } : {}),
       });
     } else if (type === 'DeviceConfiguration') {
       const device = typeof outputs.deviceId === 'string' ? outputs.deviceId : resourceName(resource.urn);

@@ -136,5 +136,21 @@ describe('a rollout in waves with a soak, a gate, a silent device and a rollback
       expect(plan.stdout).toContain(`Rollout of ${NEW}: rolled back (36 to ${OLD}) at wave 3 of 3`);
       expect(plan.stdout).toContain(`no up starts ${NEW} in this ring again until Git names another image`);
     });
+    await step('fleet audit names each device\'s changes: its wave, the stop, its rollback', async () => {
+      const audit = await fleetCli(['audit', '--stack', 'canary'], ws.env);
+      expect(audit.code).toBe(0);
+      const entries = audit.stdout.split(/\n(?=#\d+ )/);
+      const entry = (message: string) => entries.find((e) => e.includes(`"${message}"`)) ?? '';
+      expect(entry('roll pi4-2026.11 to canary')).toContain(`device ${wave1[0]}: sent ${NEW} in wave 1 of 3`);
+      for (const id of wave2) expect(entry('after the first soak')).toContain(`device ${id}: sent ${NEW} in wave 2 of 3`);
+      for (const id of wave3) expect(entry('after the second soak')).toContain(`device ${id}: sent ${NEW} in wave 3 of 3`);
+      const breach = entry('after the device timeout');
+      expect(breach).toContain('FAILED');
+      expect(breach).toContain(`rollout of ${NEW} stopped and rolled back at wave 3 of 3: 5 failed of 41 judged (12.2 %, limit 10 %)`);
+      expect(breach).toContain(`timed out: ${silent}`);
+      const back = ids.filter((id) => id !== silent && !failing.includes(id));
+      for (const id of back) expect(breach).toContain(`device ${id}: rolled back from ${NEW} to ${OLD}`);
+      for (const id of [...failing, silent]) expect(breach).not.toContain(`device ${id}: rolled back`);
+    });
   }, 900_000);
 });
