@@ -254,8 +254,12 @@ it('a failed install through the script module is reported as a failure with the
   const depId = await deploy('a broken update', 'broken-3.0', id);
   const dep = await finishedDeployment(d, depId);
   expect(dep.statistics.status).toMatchObject({ failure: 1, success: 0 });
-  // The daemon's log of the failed update (PUT …/log), with the module's stderr.
-  const log = await api.get(`${M}/deployments/deployments/${depId}/devices/${id}/log`);
+  // The daemon's log of the failed update (PUT …/log), with the module's stderr. Under load
+  // the upload can come after the status that finished the deployment: wait for it.
+  const log = await waitWithLog('the daemon’s deployment log', d, async () => {
+    const answer = await api.get(`${M}/deployments/deployments/${depId}/devices/${id}/log`);
+    return answer.status === 200 ? answer : undefined;
+  });
   expect(log.status).toBe(200);
   expect(String(log.data)).toContain('fleet-test: this update fails on purpose');
   // The script module cannot roll back (it answers no SupportsRollback), so the client leaves
