@@ -143,9 +143,12 @@ export function registerStatusCommand(program: Command): void {
     .description('desired versus actual per device of a ring (image, configuration, last deployment), and where its rollouts stand, live from Mender')
     .requiredOption('--stack <ring>', 'the ring stack (its branch name, e.g. canary or production)')
     .option('--json', 'machine-readable rows')
-    .option('--watch', `read again every ${WATCH_EVERY_MS / 1000} s until nothing changes any more (at most ${WATCH_AT_MOST} times)`)
+    .option('--watch', `read again until nothing changes any more (at most ${WATCH_AT_MOST} times)`)
+    .option('--every <seconds>', 'with --watch: how often', String(WATCH_EVERY_MS / 1000))
     .option('--rollouts', 'only where the rollouts stand (for a job summary); exit status 0')
-    .action(async (opts: { stack: string; json?: boolean; watch?: boolean; rollouts?: boolean }) => {
+    .action(async (opts: { stack: string; json?: boolean; watch?: boolean; every: string; rollouts?: boolean }) => {
+      const every = Number(opts.every) * 1000;
+      if (!(every > 0)) throw new Error(`--every must be a number of seconds above 0, not ${JSON.stringify(opts.every)}`);
       let previous: string | undefined;
       for (let round = 0; ; round++) {
         const rows = await ringStatus({ stack: opts.stack });
@@ -157,7 +160,7 @@ export function registerStatusCommand(program: Command): void {
         console.log(text);
         previous = text;
         if (!opts.watch || round + 1 >= WATCH_AT_MOST) break;
-        await new Promise((resolve) => setTimeout(resolve, WATCH_EVERY_MS));
+        await new Promise((resolve) => setTimeout(resolve, every));
       }
     });
 }

@@ -52,6 +52,10 @@ describe('a rollout paused from Git, and a rollout reverted in Git', () => {
       expect(plan.stdout).toContain('next: paused (fleet:rollout.paused): no new wave starts; then wave 2 of 2: 6 devices');
       const status = await fleetCli(['status', '--stack', 'canary'], ws.env);
       expect(status.stdout).toContain(`Rollout of ${NEW}: wave 1 of 2 (paused): 2 success`);
+      // --watch reads again until nothing changes: paused, the second read is the first, and it ends.
+      const watched = await fleetCli(['status', '--stack', 'canary', '--rollouts', '--watch', '--every', '0.2'], ws.env);
+      expect(watched.code).toBe(0);
+      expect(watched.stdout.split(`Rollout of ${NEW}: wave 1 of 2 (paused)`)).toHaveLength(2);
     });
     await step('unpaused, the next up starts wave 2 and the rollout ends', async () => {
       ring.setPolicy(policy(false));
