@@ -101,7 +101,8 @@ function rolloutChanges(before: RolloutProgress | undefined, deployment: Snapsho
   const seen = new Set((before?.waves ?? []).flatMap((w) => w.parts.map((p) => p.deploymentId)));
   progress.waves.forEach((wave, index) => {
     const reached = [...new Set(wave.parts.filter((p) => !seen.has(p.deploymentId)).flatMap((p) => p.devices))].sort();
-    for (const device of reached) changes.push({ kind: 'wave', device, image, wave: index + 1, of: progress.of });
+    // One wave is the image change itself, already said per device; waves are worth a line each.
+    if (progress.of > 1) for (const device of reached) changes.push({ kind: 'wave', device, image, wave: index + 1, of: progress.of });
   });
   const breach = progress.breach;
   if (breach && (progress.phase === 'stopped' || progress.phase === 'rolled-back') && !before?.breach) {
