@@ -6,7 +6,7 @@ import { rolloutReport, RolloutReport } from '../program/rollout-report';
 import type { MenderClient } from '../provider/mender';
 import { deviceStatuses } from '../provider/rollout/deployments';
 import { DEFAULT_POLICY, RolloutPolicy } from '../provider/rollout/policy';
-import type { RolloutProgress } from '../provider/rollout/progress';
+import { isStopped, RolloutProgress } from '../provider/rollout/progress';
 import { standing } from '../provider/rollout/standing';
 import { ringStack } from './workspace';
 
@@ -52,7 +52,7 @@ export async function rolloutReports(
     const progress = recorded.progress;
     if (!progress || progress.phase === 'done') continue;
     const policy = declared ?? recorded.policy ?? DEFAULT_POLICY;
-    if (progress.phase === 'stopped' || progress.phase === 'rolled-back') {
+    if (isStopped(progress)) {
       reports.push(rolloutReport(image, policy, progress, undefined, client.serverNow()));
       continue;
     }

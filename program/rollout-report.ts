@@ -4,7 +4,7 @@
 // (provider/rollout/standing.ts).
 import { describeCounts, describeFigures } from '../provider/rollout/advance';
 import type { RolloutPolicy } from '../provider/rollout/policy';
-import type { RolloutProgress } from '../provider/rollout/progress';
+import { isStopped, RolloutProgress } from '../provider/rollout/progress';
 import type { Standing } from '../provider/rollout/standing';
 
 export interface RolloutReport {
@@ -25,7 +25,7 @@ const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 export function rolloutReport(image: string, policy: RolloutPolicy, progress: RolloutProgress, standing: Standing | undefined, now: number): RolloutReport {
   const of = standing?.assignment.length ?? progress.of;
   const wave = progress.waves.length;
-  if (progress.phase === 'stopped' || progress.phase === 'rolled-back' || !standing) {
+  if (isStopped(progress) || !standing) {
     const back = Object.entries(progress.breach?.rolledBack ?? {}).map(([to, ids]) => `${ids.length} to ${to}`);
     const how = progress.phase === 'rolled-back' ? `rolled back (${back.length > 0 ? back.join(', ') : 'no device had installed it'})` : progress.phase === 'stopped' ? 'stopped' : progress.phase;
     return {
@@ -33,7 +33,7 @@ export function rolloutReport(image: string, policy: RolloutPolicy, progress: Ro
       lines: [
         `Rollout of ${image}: ${how} at wave ${wave} of ${of}`,
         ...(progress.breach ? [`gate: ${describeFigures(progress.breach.figures)}`] : []),
-        ...(progress.phase === 'stopped' || progress.phase === 'rolled-back' ? [`no up starts ${image} in this ring again until Git names another image`] : []),
+        ...(isStopped(progress) ? [`no up starts ${image} in this ring again until Git names another image`] : []),
       ],
     };
   }

@@ -61,7 +61,7 @@ function targetOf(inputs: MenderDeploymentInputs, outOfSync: string[] = []): Rol
 }
 
 function statusOf(progress: RolloutProgress, deployments: number): string {
-  if (progress.phase === 'stopped' || progress.phase === 'rolled-back') return 'aborted';
+  if (isStopped(progress)) return 'aborted';
   if (progress.phase === 'done') return deployments === 0 ? 'up-to-date' : 'finished';
   return 'inprogress';
 }
