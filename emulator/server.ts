@@ -98,6 +98,14 @@ export async function buildServer(ctx: EmulatorContext, opts: { log?: boolean } 
         return reply;
       }
       if (fault.status !== undefined) {
+        // Read the body first, as a server in front of Mender does: an answer sent while the
+        // client still writes a large upload reaches it as a reset, not as this status.
+        if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) {
+          await new Promise<void>((resolve) => {
+            req.raw.on('end', resolve).on('error', () => resolve());
+            req.raw.resume();
+          });
+        }
         if (fault.retry_after !== undefined) reply.header('Retry-After', String(fault.retry_after));
         const message = fault.status === 429 ? 'too many requests' : 'injected fault';
         return sendError(reply, new MenderError(fault.status, message), req.id);
