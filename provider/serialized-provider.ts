@@ -1,59 +1,28 @@
 import * as path from 'node:path';
-import * as pulumi from '@pulumi/pulumi';
 import { projectRoot as root } from './project-root';
 
 /**
- * The part of each dynamic provider that Pulumi serializes into the state. It holds no client
- * and no schema: every method loads the implementation (provider/implementations.ts) at run
- * time in the provider process, from the project folder found relative to the working
- * directory, so the serialized closure stays a few lines and state is portable across machines.
+ * What Pulumi stores as each dynamic resource's `__provider` and its dynamic provider host runs:
+ * a few lines of module text that find the project folder relative to the working directory
+ * (the provider runs in the program's folder) and load provider/dynamic-provider.ts from it. It
+ * holds no client, no schema and no absolute path, so the state is portable across machines.
+ *
+ * Written out rather than left to `pulumi.dynamic.Resource` to serialize: Pulumi's closure
+ * serializer loads the TypeScript compiler to read the function back, about 0.7 s of every
+ * preview and update for four kinds (docs/performance.md). Stacks that hold the serialized
+ * closure of before keep working: it loads provider/implementations.ts, which keeps its shape.
  */
 export type ResourceKind = 'ImageRelease' | 'MenderDeployment' | 'DeviceConfiguration' | 'DeviceConfigurationSet';
 
-// Pulumi serializes a provider object once and caches it by identity; one object per kind keeps
-// that to one serialization per kind and run instead of one per resource (minutes at 10,000 devices).
-const providers = new Map<ResourceKind, pulumi.dynamic.ResourceProvider>();
-
-export function providerFor(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
-  if (!providers.has(kind)) providers.set(kind, makeProvider(kind));
-  return providers.get(kind)!;
-}
-
-// Both are strings, so they serialize as constants. The project root is kept relative to the
-// program folder (the dynamic provider runs there), never as an absolute path.
-function makeProvider(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
-  const projectRoot = path.relative(process.cwd(), root) || '.';
-  const implementation = () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodePath = require('path') as typeof import('path');
-    const root = nodePath.resolve(process.cwd(), projectRoot);
-    const holder = globalThis as { __menderFleetProviders?: Record<string, unknown> };
-    if (!holder.__menderFleetProviders) {
-      // The provider process runs plain node: bin/compiled.js loads dist/ when it is current,
-      // else the TypeScript sources through ts-node.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const compiled = require(nodePath.join(root, 'bin', 'compiled')) as { load(rel: string): Record<string, unknown> };
-      holder.__menderFleetProviders = compiled.load('provider/implementations');
-    }
-    return holder.__menderFleetProviders as Record<string, unknown> as Record<string, pulumi.dynamic.ResourceProvider> & {
-      configure(settings: Record<string, string | undefined>): void;
-    };
-  };
-  return {
-    async configure(req) {
-      implementation().configure({
-        serverUrl: req.config.get('mender:serverUrl'),
-        token: req.config.get('mender:token'),
-        username: req.config.get('mender:username'),
-        password: req.config.get('mender:password'),
-        caCert: req.config.get('mender:caCert'),
-      });
-    },
-    check: (olds, news) => implementation()[kind].check!(olds, news),
-    diff: (id, olds, news) => implementation()[kind].diff!(id, olds, news),
-    create: (inputs) => implementation()[kind].create(inputs),
-    read: (id, props) => implementation()[kind].read!(id, props),
-    update: (id, olds, news) => implementation()[kind].update!(id, olds, news),
-    delete: (id, props) => implementation()[kind].delete!(id, props),
-  };
+export function providerSource(kind: ResourceKind, programDir: string = process.cwd()): string {
+  const projectRoot = path.relative(programDir, root).split(path.sep).join('/') || '.';
+  return [
+    'exports.handler = function () {',
+    '  const path = require("path");',
+    `  const root = path.resolve(process.cwd(), ${JSON.stringify(projectRoot)});`,
+    '  // bin/compiled.js loads dist/ when it is current, else the TypeScript sources through ts-node.',
+    `  return require(path.join(root, "bin", "compiled")).load("provider/dynamic-provider").dynamicProvider(${JSON.stringify(kind)});`,
+    '};',
+    '',
+  ].join('\n');
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as pulumi from '@pulumi/pulumi';
+import { all, Output, secret } from '@pulumi/pulumi/output';
 import { DeviceConfigurationSet, ImageRelease, MenderDeployment } from '../resources';
 import type { RolloutPolicy } from '../../provider/types';
 import type { RolloutPolicy as WavePolicy } from '../../provider/rollout/policy';
@@ -73,12 +73,12 @@ export function configurationBatches(plan: Plan, perSet = DEVICES_PER_SET): Conf
 }
 
 /** Plain keys in the clear; secret keys as one secret per device, so a preview names the device but not the values. */
-function configuredDevice(configuration: PlannedConfiguration): { values: Record<string, string>; secretValues?: pulumi.Output<Record<string, string>> } {
-  const secret = new Set(configuration.secretKeys);
+function configuredDevice(configuration: PlannedConfiguration): { values: Record<string, string>; secretValues?: Output<Record<string, string>> } {
+  const secretKeys = new Set(configuration.secretKeys);
   const entries = Object.entries(configuration.values);
-  const values = Object.fromEntries(entries.filter(([key]) => !secret.has(key)));
-  if (secret.size === 0) return { values };
-  return { values, secretValues: pulumi.secret(Object.fromEntries(entries.filter(([key]) => secret.has(key)))) };
+  const values = Object.fromEntries(entries.filter(([key]) => !secretKeys.has(key)));
+  if (secretKeys.size === 0) return { values };
+  return { values, secretValues: secret(Object.fromEntries(entries.filter(([key]) => secretKeys.has(key)))) };
 }
 
 /**
@@ -88,7 +88,7 @@ function configuredDevice(configuration: PlannedConfiguration): { values: Record
 export interface DeclaredFleet {
   devices: Record<string, DeviceSummary>;
   /** Image → where its rollout in the ring stands once the update is done ('waiting', 'soaking', 'paused', 'done', …). */
-  rollouts: pulumi.Output<Record<string, string>>;
+  rollouts: Output<Record<string, string>>;
 }
 
 export function declareFleet(plan: Plan, rollout: RolloutPolicy, options: { devicesPerSet?: number; policy?: WavePolicy } = {}): DeclaredFleet {
@@ -97,7 +97,7 @@ export function declareFleet(plan: Plan, rollout: RolloutPolicy, options: { devi
     images.set(image.name, new ImageRelease(image.name, { artifactName: image.name, deviceTypes: image.deviceTypes }));
   }
   const deploymentOf = new Map<string, MenderDeployment>();
-  const rollouts: pulumi.Output<[string, string]>[] = [];
+  const rollouts: Output<[string, string]>[] = [];
   for (const deployment of plan.deployments) {
     const resource = new MenderDeployment(
       deployment.image,
@@ -137,5 +137,5 @@ export function declareFleet(plan: Plan, rollout: RolloutPolicy, options: { devi
       },
     ]),
   );
-  return { devices, rollouts: pulumi.all(rollouts).apply((entries) => Object.fromEntries(entries)) };
+  return { devices, rollouts: all(rollouts).apply((entries) => Object.fromEntries(entries)) };
 }
