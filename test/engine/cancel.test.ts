@@ -89,7 +89,7 @@ describe('an update cancelled with SIGINT during a rollout', () => {
 
   it('stops the program within the grace period and leaves a state the next up continues from', async () => {
     const output: string[] = [];
-    const up = spawn('bash', [path.join(repoRoot, 'scripts', 'pulumi'), 'up', '--yes', '--stack', stack, '--non-interactive'], {
+    const up = spawn('bash', [path.join(repoRoot, 'scripts', 'pulumi'), 'up', '--yes', '--skip-preview', '--stack', stack, '--non-interactive'], {
       cwd: program,
       env: { ...ws.env, FIXTURE_IGNORE_SIGINT: '1' },
       detached: true, // its own process group, so that afterAll can take all of it
@@ -146,7 +146,7 @@ describe('an update cancelled with SIGINT during a rollout', () => {
     // 4. The next up continues from there: nothing left to do, no second deployment, every
     // device on the new image.
     await emu.clearRequests();
-    const again = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
+    const again = await ws.ok(['up', '--yes', '--skip-preview', '--stack', stack], inProgram());
     expect(again.stdout).toMatch(/3 unchanged/);
     expect(mutating(await emu.requests())).toEqual([]);
     expect(await runningImage(emu, SLOW)).toBe(ARTIFACT);

@@ -83,7 +83,7 @@ describe('configuration sets: one resource per group and template, changes per d
 
   it('four kiosks through one configuration set: applied, changed per device, one failing and retried', async () => {
     await step('configures the four kiosks through one DeviceConfigurationSet, keeping the secret out of the state', async () => {
-      const { stdout } = await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: first apply']);
+      const { stdout } = await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: first apply']);
       expect(stdout).toContain('mender:DeviceConfigurationSet kiosks/kiosk.json created');
       expect(stdout).not.toMatch(/mender:DeviceConfiguration /);
       for (const [i, id] of K.entries()) {
@@ -116,7 +116,7 @@ describe('configuration sets: one resource per group and template, changes per d
     });
     await step('sends the configuration to those two devices only, and the audit names them', async () => {
       await emu.clearRequests();
-      await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: k2 moved, k3 token rotated']);
+      await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: k2 moved, k3 token rotated']);
       expect(configured(await emu.requests())).toEqual([K[1], K[2]]);
       expect((await reported(K[1])).kiosk_url).toBe('https://example.org/kiosk-2-moved');
       expect((await reported(K[2])).kiosk_token).toBe('token-three-rotated');
@@ -133,7 +133,7 @@ describe('configuration sets: one resource per group and template, changes per d
       fs.writeFileSync(path.join(fleetDir, 'host_vars', `${K[3]}.yml`), hostVars(4, 'https://example.org/kiosk-4-v2'));
       await emu.admin('POST', `/devices/${K[3]}/behavior`, { reject_config: true });
       await emu.clearRequests();
-      const failedUp = await ws.run(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: k1 and k4 v2']);
+      const failedUp = await ws.run(['up', '--yes', '--skip-preview', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: k1 and k4 v2']);
       expect(failedUp.code).not.toBe(0);
       const output = failedUp.stdout + failedUp.stderr;
       expect(output).toContain(`configuration set kiosks/kiosk.json: 1 of 4 device(s) not configured: ${K[3]}`);
@@ -148,12 +148,12 @@ describe('configuration sets: one resource per group and template, changes per d
 
       await emu.admin('POST', `/devices/${K[3]}/behavior`, { reject_config: false });
       await emu.clearRequests();
-      await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: k4 retried']);
+      await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary', '--config-file', configFile, '--message', 'kiosks: k4 retried']);
       expect(configured(await emu.requests())).toEqual([K[3]]);
       expect((await reported(K[3])).kiosk_url).toBe('https://example.org/kiosk-4-v2');
 
       await emu.clearRequests();
-      const again = await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile]);
+      const again = await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary', '--config-file', configFile]);
       expect(again.stdout).toMatch(/\d+ unchanged/);
       expect(configured(await emu.requests())).toEqual([]);
     });

@@ -79,13 +79,13 @@ describe('a configured device after its configuration deployment', () => {
 
   it('runs its image still: status converged, plan empty, refresh and a rollout change send no OS', async () => {
     await step('installs the image on both devices and configures the kiosk', async () => {
-      await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile(60), '--message', 'first apply']);
+      await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary', '--config-file', configFile(60), '--message', 'first apply']);
       expect((await inventoryOf(B)).artifact_name).toBe('pi4-2026.11');
     });
     await step('a configuration change alone: the device commits the configuration artifact as the real client does', async () => {
       fs.writeFileSync(path.join(fleetDir, 'host_vars', `${A}.yml`), kioskVars('https://example.org/two'));
       await emu.clearRequests();
-      await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile(60), '--message', 'kiosk moved']);
+      await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary', '--config-file', configFile(60), '--message', 'kiosk moved']);
       expect(softwareDeploymentsCreated(await emu.requests())).toEqual([]);
       const config = await emu.api<{ reported: Record<string, string>; deployment_id: string }>('GET', `/api/management/v1/deviceconfig/configurations/device/${A}`);
       expect(config.reported).toEqual({ kiosk_url: 'https://example.org/two' });
@@ -114,13 +114,13 @@ describe('a configured device after its configuration deployment', () => {
     });
     await step('up --refresh sends no software deployment and changes nothing', async () => {
       await emu.clearRequests();
-      const { stdout } = await ws.ok(['up', '--yes', '--refresh', '--stack', 'canary', '--config-file', configFile(60), '--message', 'refresh']);
+      const { stdout } = await ws.ok(['up', '--yes', '--skip-preview', '--refresh', '--stack', 'canary', '--config-file', configFile(60), '--message', 'refresh']);
       expect(softwareDeploymentsCreated(await emu.requests())).toEqual([]);
       expect(stdout).not.toMatch(/MenderDeployment .*updated/);
     });
     await step('a rollout-timeout change updates the MenderDeployment and sends no software deployment', async () => {
       await emu.clearRequests();
-      const { stdout } = await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile(120), '--message', 'longer timeout']);
+      const { stdout } = await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary', '--config-file', configFile(120), '--message', 'longer timeout']);
       expect(stdout).toMatch(/mender:MenderDeployment pi4-2026.11 updated/);
       expect(softwareDeploymentsCreated(await emu.requests())).toEqual([]);
       expect((await inventoryOf(A))['rootfs-image.version']).toBe('pi4-2026.11');

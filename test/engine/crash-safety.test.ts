@@ -94,7 +94,7 @@ describe('pulumi up killed while a deployment is being created', () => {
 
     // 1. `up`, in its own process group so that the kill reaches every process of the engine.
     const output: string[] = [];
-    const up = spawn('bash', [path.join(repoRoot, 'scripts', 'pulumi'), 'up', '--yes', '--stack', stack, '--non-interactive'], {
+    const up = spawn('bash', [path.join(repoRoot, 'scripts', 'pulumi'), 'up', '--yes', '--skip-preview', '--stack', stack, '--non-interactive'], {
       cwd: program,
       env: ws.env,
       detached: true,
@@ -149,7 +149,7 @@ describe('pulumi up killed while a deployment is being created', () => {
     // deployment the killed run made.
     await emu.admin('POST', `/devices/${OFFLINE}/behavior`, {});
     await emu.clearRequests();
-    const again = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
+    const again = await ws.ok(['up', '--yes', '--skip-preview', '--stack', stack], inProgram());
     // The image was recorded before the kill; the deployment is created again, i.e. adopted.
     expect(again.stdout).toMatch(/1 created/);
     expect(again.stdout).toMatch(/2 unchanged/); // the stack and the image
@@ -171,7 +171,7 @@ describe('pulumi up killed while a deployment is being created', () => {
 
     // 6. And the state now records the adopted deployment: a further up changes nothing.
     await emu.clearRequests();
-    const third = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
+    const third = await ws.ok(['up', '--yes', '--skip-preview', '--stack', stack], inProgram());
     expect(third.stdout).toMatch(/3 unchanged/); // the stack, the image, the deployment
     expect(mutating(await emu.requests())).toEqual([]);
   });

@@ -44,17 +44,17 @@ describe('the real Pulumi engine with a dynamic resource', () => {
       expect(fs.existsSync(notePath)).toBe(false);
     });
     await step('creates on up, then a second up changes nothing', async () => {
-      const first = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
+      const first = await ws.ok(['up', '--yes', '--skip-preview', '--stack', stack], inProgram());
       expect(first.stdout).toMatch(/2 created/);
       expect(fs.readFileSync(notePath, 'utf8')).toBe('first');
 
-      const second = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
+      const second = await ws.ok(['up', '--yes', '--skip-preview', '--stack', stack], inProgram());
       expect(second.stdout).toMatch(/2 unchanged/);
       expect(second.stdout).not.toMatch(/created|updated|deleted/);
     });
     await step('updates when an input changes', async () => {
       await ws.ok(['config', 'set', 'text', 'second', '--stack', stack], inProgram());
-      const { stdout } = await ws.ok(['up', '--yes', '--stack', stack], inProgram());
+      const { stdout } = await ws.ok(['up', '--yes', '--skip-preview', '--stack', stack], inProgram());
       expect(stdout).toMatch(/1 updated/);
       expect(fs.readFileSync(notePath, 'utf8')).toBe('second');
       const outputs = await ws.ok(['stack', 'output', 'text', '--stack', stack], inProgram());

@@ -106,7 +106,7 @@ describe('edi-cd fleets applied as they are', () => {
 
     it('ring main applied, then ring production, gated by main, previewed and applied', async () => {
       await step('applies ring main: each device runs its image and reports what Ansible renders', async () => {
-        await pulumi(['up', '--yes'], 'edicd-talk-main', env);
+        await pulumi(['up', '--yes', '--skip-preview'], 'edicd-talk-main', env);
         expect(await onServer(Object.keys(TALK_EXPECTED.main))).toEqual(expectedStates(TALK_EXPECTED.main));
         // The production devices are left alone.
         expect((await onServer(Object.keys(TALK_EXPECTED.production)))['93edb46f-7c44-45d5-a16b-a333d14c33a2']).toEqual({ image: '2026-10-05-pi4-bullseye-arm64-gitops', reported: {} });
@@ -122,7 +122,7 @@ describe('edi-cd fleets applied as they are', () => {
         expect(mutating(await emu.requests())).toEqual([]);
       });
       await step('applies ring production: the runner gets the token from the environment, the state does not', async () => {
-        await pulumi(['up', '--yes'], 'edicd-talk-production', env);
+        await pulumi(['up', '--yes', '--skip-preview'], 'edicd-talk-production', env);
         expect(await onServer(Object.keys(TALK_EXPECTED.production))).toEqual(expectedStates(TALK_EXPECTED.production));
         const { stdout: state } = await ws.ok(['stack', 'export', '--stack', 'edicd-talk-production']);
         expect(state).toContain('93edb46f-7c44-45d5-a16b-a333d14c33a2');
@@ -135,7 +135,7 @@ describe('edi-cd fleets applied as they are', () => {
     const env = { FLEET_PATH: CURRENT, RUNNER_ACCESS_TOKEN: RUNNER_TOKEN, INFLUXDB_HTTP_TOKEN: INFLUX_TOKEN };
 
     it('applies ring main with the one template, warning about the stale host_vars, keeping both tokens out of the state', async () => {
-      const { stdout, stderr } = await pulumi(['up', '--yes'], 'edicd-current-main', env);
+      const { stdout, stderr } = await pulumi(['up', '--yes', '--skip-preview'], 'edicd-current-main', env);
       expect(stdout + stderr).toContain('2 host_vars files are for devices not in the inventory and ignored');
       expect(stdout + stderr).not.toContain(RUNNER_TOKEN);
       expect(stdout + stderr).not.toContain(INFLUX_TOKEN);

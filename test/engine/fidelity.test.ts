@@ -79,7 +79,7 @@ describe('the fleet program against Mender as it really behaves', () => {
     await step('converges the ring with one up', async () => {
       expect((await emu.api<ApiDeployment>('GET', `${DEPLOYMENTS}/${stuck}`)).status).toBe('pending');
       await emu.clearRequests();
-      const up = ws.ok(['up', '--yes', '--stack', 'canary']);
+      const up = ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary']);
       // Once the ring's deployments for the late devices exist, ten (simulated) hours pass and
       // the late devices poll for the first time.
       const names = [deploymentName('canary', '2026-11-02-pi3-bookworm-arm64', [PI3]), deploymentName('canary', RC1, [IMX8])];
@@ -120,9 +120,9 @@ describe('the fleet program against Mender as it really behaves', () => {
     });
     await step('does nothing on a second up, and a refreshing up only reads', async () => {
       await emu.clearRequests();
-      const { stdout } = await ws.ok(['up', '--yes', '--stack', 'canary']);
+      const { stdout } = await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary']);
       expect(stdout).toMatch(/11 unchanged/);
-      const refreshed = await ws.ok(['up', '--yes', '--refresh', '--stack', 'canary']);
+      const refreshed = await ws.ok(['up', '--yes', '--skip-preview', '--refresh', '--stack', 'canary']);
       expect(refreshed.stdout).toMatch(/11 unchanged/);
       expect(mutating(await emu.requests())).toEqual([]);
     });

@@ -70,7 +70,7 @@ describe('audit, status and promotion gate over several updates', () => {
     return file;
   };
   const up = (stack: string, message: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) =>
-    ws.ok(['up', '--yes', '--stack', stack, '--config-file', configFile(stack, extra), '--message', message], { env });
+    ws.ok(['up', '--yes', '--skip-preview', '--stack', stack, '--config-file', configFile(stack, extra), '--message', message], { env });
   const writeFleet = (name: string, text: string) => fs.writeFileSync(path.join(fleetDir, name), text);
 
   beforeAll(async () => {
@@ -163,7 +163,7 @@ describe('audit, status and promotion gate over several updates', () => {
       expect(drifted.stdout).toContain('1 of 1 devices of canary not converged');
       expect(drifted.stdout).toMatch(new RegExp(`${A}.*pi4-2026\\.11.*pi4-2026\\.11.*pending.*success \\(pi4-2026\\.11\\).*NOT CONVERGED`));
 
-      await ws.ok(['up', '--yes', '--refresh', '--stack', 'canary', '--config-file', configFile('canary'), '--message', 'canary: correct drift']);
+      await ws.ok(['up', '--yes', '--skip-preview', '--refresh', '--stack', 'canary', '--config-file', configFile('canary'), '--message', 'canary: correct drift']);
       const rows = await ringStatus({ stack: 'canary', env: ws.env });
       expect(rows).toEqual([
         {

@@ -129,7 +129,7 @@ describe('fleet plan and up agree on a stack with fleet:defaultRing, fleet:templ
       expect(plan.errors).toEqual([stale]);
       expect(plan.stops).toHaveLength(1);
       await emu.clearRequests();
-      const up = await ws.run(['up', '--yes', '--stack', 'canary', '--config-file', configFile]);
+      const up = await ws.run(['up', '--yes', '--skip-preview', '--stack', 'canary', '--config-file', configFile]);
       expect(up.code).not.toBe(0);
       expect(up.stdout + up.stderr).toContain(stale);
       expect(mutating(await emu.requests())).toEqual([]);
@@ -151,7 +151,7 @@ describe('fleet plan and up agree on a stack with fleet:defaultRing, fleet:templ
     });
 
     await step('the up declares the same devices, images and configurations', async () => {
-      await ws.ok(['up', '--yes', '--stack', 'canary', '--config-file', configFile]);
+      await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary', '--config-file', configFile]);
       const outputs = JSON.parse((await ws.ok(['stack', 'output', 'devices', '--json', '--show-secrets', '--stack', 'canary'])).stdout) as Record<string, Declared>;
       expect({
         devices: Object.keys(outputs).sort(),

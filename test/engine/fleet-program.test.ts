@@ -79,7 +79,7 @@ describe('the fleet program against the emulator', () => {
     });
     await step('converges the canary devices and touches no production device', async () => {
       const before = await running(emu);
-      await ws.ok(['up', '--yes', '--stack', 'canary']);
+      await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary']);
       const after = await running(emu);
       expect(Object.fromEntries(CANARY.map((id) => [id, after[id]]))).toEqual({
         '048312b5-0456-47a7-9e83-b636f4c0a689': '2026-11-02-pi2-bookworm-armhf',
@@ -104,7 +104,7 @@ describe('the fleet program against the emulator', () => {
     });
     await step('does nothing on a second up', async () => {
       await emu.clearRequests();
-      const { stdout } = await ws.ok(['up', '--yes', '--stack', 'canary']);
+      const { stdout } = await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary']);
       expect(stdout).toMatch(/11 unchanged/);
       expect(mutating(await emu.requests())).toEqual([]);
     });
@@ -119,12 +119,12 @@ describe('the fleet program against the emulator', () => {
       expect(plan.stdout).toContain(`\nImage ${image}: 1 device gets it`);
       expect(mutating(await emu.requests())).toEqual([]);
 
-      const plain = await ws.ok(['up', '--yes', '--stack', 'canary']);
+      const plain = await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary']);
       expect(plain.stdout).toMatch(/11 unchanged/);
       expect(mutating(await emu.requests())).toEqual([]);
       expect((await running(emu))[device]).toBe('hand-flashed-1');
 
-      const refreshed = await ws.ok(['up', '--yes', '--refresh', '--stack', 'canary']);
+      const refreshed = await ws.ok(['up', '--yes', '--skip-preview', '--refresh', '--stack', 'canary']);
       expect(refreshed.stdout).toMatch(/1 updated/);
       expect(mutating(await emu.requests()).filter((r) => r.method === 'POST' && r.path === '/api/management/v1/deployments/deployments')).toHaveLength(1);
       expect((await running(emu))[device]).toBe(image);

@@ -65,7 +65,7 @@ describe('a no-op preview of the fleet program', () => {
       expect(Math.abs(big.length - small.length)).toBeLessThan(20);
     });
     await step('prints a no-op preview of 400 devices in a few lines', async () => {
-      await ws.ok(['up', '--yes', '--stack', 'production', '--config-file', configFile], { env: { FLEET_PATH: path.join(work, 'large') } });
+      await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'production', '--config-file', configFile], { env: { FLEET_PATH: path.join(work, 'large') } });
       // As preview.yml runs it, with the diff.
       const output = await preview('large', ['--diff']);
       expect(output).toMatch(/Resources:\s+\d+ unchanged\s*$/m);

@@ -107,7 +107,7 @@ describe('a ring of real mender daemons', () => {
     );
     return file;
   };
-  const up = (message: string) => ws.run(['up', '--yes', '--stack', STACK, '--config-file', configFile(), '--message', message]);
+  const up = (message: string) => ws.run(['up', '--yes', '--skip-preview', '--stack', STACK, '--config-file', configFile(), '--message', message]);
   const upOk = async (message: string) => {
     const result = await up(message);
     if (result.code !== 0) throw new Error(`pulumi up (${message}) exited ${result.code}\n${result.stdout}\n${result.stderr}\n${daemonLogs()}`);

@@ -73,7 +73,7 @@ describe('fleet recover with the state in an S3 bucket (MinIO)', () => {
     await step('after a killed up: reads the lock in the bucket, stops what the up left running, deletes the lock and the pending operation; the next up converges', async () => {
       await initResourcesStack(ws, { stack: STACK, desiredFile: path.join(workDir, 'desired.json'), serverUrl: emu.emulator.url, token: TOKEN });
       const output: string[] = [];
-      up = spawn('bash', [path.join(repoRoot, 'scripts', 'pulumi'), 'up', '--yes', '--stack', STACK, '--non-interactive'], { cwd: program, env: ws.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      up = spawn('bash', [path.join(repoRoot, 'scripts', 'pulumi'), 'up', '--yes', '--skip-preview', '--stack', STACK, '--non-interactive'], { cwd: program, env: ws.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       up.stdout!.on('data', (c: Buffer) => output.push(c.toString()));
       up.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
       const exited = new Promise<NodeJS.Signals | null>((resolve) => up!.on('exit', (_code, signal) => resolve(signal)));
@@ -118,7 +118,7 @@ describe('fleet recover with the state in an S3 bucket (MinIO)', () => {
 
       await emu.admin('POST', `/devices/${OFFLINE}/behavior`, {});
       await emu.clearRequests();
-      await ws.ok(['up', '--yes', '--stack', STACK], { cwd: program });
+      await ws.ok(['up', '--yes', '--skip-preview', '--stack', STACK], { cwd: program });
       expect(mutating(await emu.requests()).filter((r) => r.method === 'POST' && r.path === DEPLOYMENTS)).toEqual([]);
       expect(await runningImage(emu, SLOW)).toBe(ARTIFACT);
       expect(await runningImage(emu, OFFLINE)).toBe(ARTIFACT);

@@ -52,7 +52,7 @@ async function runningImage(emu: EmulatorHandle, id: string): Promise<string> {
 /** `up` in a process group of its own; resolves once the provider has made the Mender deployment. */
 async function upUntilDeploymentCreated(ws: PulumiWorkspace, emu: EmulatorHandle, stack: string): Promise<{ up: ChildProcess; output: string[]; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
   const output: string[] = [];
-  const up = spawn('bash', [path.join(repoRoot, 'scripts', 'pulumi'), 'up', '--yes', '--stack', stack, '--non-interactive'], { cwd: program, env: ws.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const up = spawn('bash', [path.join(repoRoot, 'scripts', 'pulumi'), 'up', '--yes', '--skip-preview', '--stack', stack, '--non-interactive'], { cwd: program, env: ws.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   up.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => up.on('exit', (code, signal) => resolve({ code, signal })));
@@ -115,7 +115,7 @@ describe('fleet recover', () => {
       const locks = filesUnder(path.join(ws.backendDir, '.pulumi', 'locks')).filter((f) => f.endsWith('.json'));
       expect(locks).toHaveLength(1);
       // A plain `up` fails on the lock: this is what recover is for.
-      const blocked = await ws.run(['up', '--yes', '--stack', stack], { cwd: program });
+      const blocked = await ws.run(['up', '--yes', '--skip-preview', '--stack', stack], { cwd: program });
       expect(blocked.code).not.toBe(0);
       expect(blocked.stderr + blocked.stdout).toMatch(/locked/i);
       const made = (await emu.api<ApiDeployment[]>('GET', `${DEPLOYMENTS}?per_page=500`)).filter((d) => d.type !== 'configuration');
@@ -141,7 +141,7 @@ describe('fleet recover', () => {
       // The offline device comes back; the next up adopts the deployment and converges.
       await emu.admin('POST', `/devices/${OFFLINE}/behavior`, {});
       await emu.clearRequests();
-      const again = await ws.ok(['up', '--yes', '--stack', stack], { cwd: program });
+      const again = await ws.ok(['up', '--yes', '--skip-preview', '--stack', stack], { cwd: program });
       expect(again.stdout).toMatch(/1 created/);
       expect(mutating(await emu.requests()).filter((r) => r.method === 'POST' && r.path === DEPLOYMENTS)).toEqual([]);
       expect(await runningImage(emu, SLOW)).toBe(ARTIFACT);

@@ -63,7 +63,7 @@ describe('upgrading a stack of per-device configurations', () => {
     await step('moves both stacks with up alone, without a mutating request to Mender', async () => {
       for (const stack of ['canary', 'production']) {
         await clearRequests();
-        await ws.ok(['up', '--yes', '--stack', stack]);
+        await ws.ok(['up', '--yes', '--skip-preview', '--stack', stack]);
         expect(mutating(await requests())).toEqual([]);
         const exported = JSON.parse((await ws.ok(['stack', 'export', '--stack', stack])).stdout) as Exported;
         expect(typesOf(exported)).not.toContain('DeviceConfiguration');

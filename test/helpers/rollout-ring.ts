@@ -54,7 +54,7 @@ export async function rolloutRing(options: { token: string; world: World; device
     configFile,
     setImage,
     setPolicy,
-    up: (message) => ws.run(['up', '--yes', '--stack', 'canary', '--config-file', configFile, '--message', message]),
+    up: (message) => ws.run(['up', '--yes', '--skip-preview', '--stack', 'canary', '--config-file', configFile, '--message', message]),
     advance: (ms) => emu.admin('POST', '/time', { advance_ms: ms }),
     image: async (id) => {
       const device = await emu.api<{ attributes: { name: string; value: string; scope: string }[] }>('GET', `/api/management/v1/inventory/devices/${id}`);
