@@ -6,7 +6,9 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   // Engine tests run real `pulumi` processes; on a 2-core machine they need time, not retries.
   testTimeout: 240000,
-  maxWorkers: 2,
+  // Three files at once on 2 cores: an engine file spends much of its time waiting (for the
+  // CLI's processes, for devices to poll), and a third file keeps both cores busy.
+  maxWorkers: 3,
   // Each file's tests in a random order, the seed printed (`--seed=<n>` repeats it): no test may
   // lean on another having run first (docs/development.md, "Tests").
   randomize: true,
