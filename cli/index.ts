@@ -7,7 +7,7 @@ import { registerEmulatorCommand } from './emulator';
 import { registerPlanCommand } from './plan';
 import { registerRecoverCommand } from './recover';
 import { registerStatusCommand } from './status';
-import { registerValidateCommand } from './validate';
+import { registerValidateCommand } from './commands/validate';
 import { repoRoot } from './workspace';
 
 /** An example per command, shown under its help and in the overview. */
