@@ -4,9 +4,9 @@ import { Command } from 'commander';
 import { registerAuditCommand } from './audit';
 import { registerDemoCommand } from './demo';
 import { registerEmulatorCommand } from './emulator';
-import { registerPlanCommand } from './plan';
 import { registerRecoverCommand } from './recover';
 import { registerStatusCommand } from './status';
+import { registerPlanCommand } from './commands/plan';
 import { registerValidateCommand } from './commands/validate';
 import { repoRoot } from './workspace';
 
