@@ -5,8 +5,8 @@ import { registerAuditCommand } from './audit';
 import { registerDemoCommand } from './demo';
 import { registerEmulatorCommand } from './emulator';
 import { registerRecoverCommand } from './recover';
-import { registerStatusCommand } from './status';
 import { registerPlanCommand } from './commands/plan';
+import { registerStatusCommand } from './commands/status';
 import { registerValidateCommand } from './commands/validate';
 import { repoRoot } from './workspace';
 
