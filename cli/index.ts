@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { registerAuditCommand } from './audit';
 import { registerDemoCommand } from './demo';
 import { registerEmulatorCommand } from './emulator';
 import { registerRecoverCommand } from './recover';
+import { registerAuditCommand } from './commands/audit';
 import { registerPlanCommand } from './commands/plan';
 import { registerStatusCommand } from './commands/status';
 import { registerValidateCommand } from './commands/validate';
