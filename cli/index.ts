@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { registerEmulatorCommand } from './emulator';
 import { registerAuditCommand } from './commands/audit';
 import { registerDemoCommand } from './commands/demo';
+import { registerEmulatorCommand } from './commands/emulator';
 import { registerPlanCommand } from './commands/plan';
 import { registerRecoverCommand } from './commands/recover';
 import { registerStatusCommand } from './commands/status';
