@@ -1,26 +1,17 @@
-import { Command, InvalidArgumentError } from 'commander';
 import { auditEntries } from '../program/audit/entries';
 import { formatAudit } from '../program/audit/report';
 import { loadAuditUpdates } from './audit-source';
 
-const version = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a version is a positive whole number (see `fleet audit` or `pulumi stack history`)');
-  return n;
-};
+export interface AuditCommandOptions {
+  stack: string;
+  from?: number;
+  to?: number;
+  json?: boolean;
+}
 
-/** `fleet audit`: every update of a ring stack, who applied which commit, and what changed on the fleet. */
-export function registerAuditCommand(program: Command): void {
-  program
-    .command('audit')
-    .description("each update of a ring's stack: when, which commit, by whom, and what changed on the fleet")
-    .requiredOption('--stack <ring>', 'the ring stack (its branch name, e.g. canary or production, or organization/fleet/<ring>)')
-    .option('--from <version>', 'first update to show', version)
-    .option('--to <version>', 'last update to show', version)
-    .option('--json', 'machine-readable entries')
-    .action(async (opts: { stack: string; from?: number; to?: number; json?: boolean }) => {
-      const updates = await loadAuditUpdates({ stack: opts.stack, from: opts.from, to: opts.to });
-      const entries = auditEntries(updates, { from: opts.from, to: opts.to });
-      console.log(opts.json ? JSON.stringify(entries, null, 2) : formatAudit(entries));
-    });
+/** `fleet audit` (cli/commands/audit.ts): the updates from..to of a ring stack, as text or JSON entries. */
+export async function runAudit(opts: AuditCommandOptions): Promise<void> {
+  const updates = await loadAuditUpdates({ stack: opts.stack, from: opts.from, to: opts.to });
+  const entries = auditEntries(updates, { from: opts.from, to: opts.to });
+  console.log(opts.json ? JSON.stringify(entries, null, 2) : formatAudit(entries));
 }

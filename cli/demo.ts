@@ -1,5 +1,4 @@
 import * as path from 'node:path';
-import { Command } from 'commander';
 import { startEmulator } from '../emulator';
 import { createMenderClient } from '../provider/mender';
 import { CommandError, Stack } from '@pulumi/pulumi/automation';
@@ -135,14 +134,4 @@ export async function runDemo(options: { world: string; stateDir?: string; env?:
   console.log(`all ${statuses.length} devices of ${RINGS.join(' and ')} converged; the second up changed nothing.`);
   console.log(`The updates are in the local state: ${historyCommand(demo, stateDir)}`);
   return 0;
-}
-
-export function registerDemoCommand(program: Command): void {
-  program
-    .command('demo')
-    .description('apply the example fleet to the bundled Mender emulator, ring by ring')
-    .option('--world <file>', 'the emulator world', path.join(repoRoot, 'demo', 'world.yaml'))
-    .action(async (opts: { world: string }) => {
-      process.exitCode = await runDemo({ world: path.resolve(opts.world) });
-    });
 }

@@ -2,7 +2,6 @@
 // program's own pipeline (program/pipeline/run.ts) on the stack's settings, and reads besides
 // what the stack applied last and what Mender holds as each device's configuration, with read
 // requests only; program/change-report.ts and program/plan-report.ts turn that into the change report.
-import { Command } from 'commander';
 import { changeReport, ChangeReport, MenderConfiguration } from '../program/change-report';
 import { recordedDeployments, rolloutReports } from './rollouts';
 import { planMarkdown, planText } from '../program/plan-report';
@@ -50,15 +49,14 @@ export async function gatherChangeReport(options: PlanOptions): Promise<ChangeRe
   }
 }
 
-export function registerPlanCommand(program: Command): void {
-  program
-    .command('plan')
-    .description("what an up of a ring's stack would do, in fleet terms (images, ring membership, configuration keys, the promotion gate); reads only")
-    .requiredOption('--stack <ring>', 'the ring stack (canary, production)')
-    .option('--markdown', `Markdown for a pull request comment, collapsed and kept under its size limit`)
-    .option('--config-file <file>', 'the stack configuration file, if not Pulumi.<stack>.yaml')
-    .action(async (opts: { stack: string; markdown?: boolean; configFile?: string }) => {
-      const plan = await gatherChangeReport({ stack: opts.stack, configFile: opts.configFile });
-      process.stdout.write(opts.markdown ? planMarkdown(plan) : planText(plan));
-    });
+export interface PlanCommandOptions {
+  stack: string;
+  markdown?: boolean;
+  configFile?: string;
+}
+
+/** `fleet plan` (cli/commands/plan.ts): the change report, as text or as Markdown. */
+export async function runPlan(opts: PlanCommandOptions): Promise<void> {
+  const plan = await gatherChangeReport({ stack: opts.stack, configFile: opts.configFile });
+  process.stdout.write(opts.markdown ? planMarkdown(plan) : planText(plan));
 }

@@ -1,5 +1,4 @@
 import Table from 'cli-table3';
-import { Command } from 'commander';
 import { deviceConfigurations, lastSoftwareDeployment, runningImages, SoftwareDeployment } from '../provider/mender/observed';
 import { converged, Health, imageHealth } from '../shared/health';
 import { recordedConfigurationHealth } from '../program/health';
@@ -133,34 +132,28 @@ function statusText(stack: string, rows: DeviceStatus[], rollouts: RolloutReport
   return lines.join('\n');
 }
 
-/** `--watch` reads again this often, and at most this many times. */
-const WATCH_EVERY_MS = 15_000;
-const WATCH_AT_MOST = 240;
+export interface StatusCommandOptions {
+  stack: string;
+  json?: boolean;
+  rollouts?: boolean;
+  /** Read again every `everyMs` until nothing changes, at most `atMost` times in all. */
+  watch?: { everyMs: number; atMost: number };
+}
 
-export function registerStatusCommand(program: Command): void {
-  program
-    .command('status')
-    .description('desired versus actual per device of a ring (image, configuration, last deployment), and where its rollouts stand, live from Mender')
-    .requiredOption('--stack <ring>', 'the ring stack (its branch name, e.g. canary or production)')
-    .option('--json', 'machine-readable rows')
-    .option('--watch', `read again until nothing changes any more (at most ${WATCH_AT_MOST} times)`)
-    .option('--every <seconds>', 'with --watch: how often', String(WATCH_EVERY_MS / 1000))
-    .option('--rollouts', 'only where the rollouts stand (for a job summary); exit status 0')
-    .action(async (opts: { stack: string; json?: boolean; watch?: boolean; every: string; rollouts?: boolean }) => {
-      const every = Number(opts.every) * 1000;
-      if (!(every > 0)) throw new Error(`--every must be a number of seconds above 0, not ${JSON.stringify(opts.every)}`);
-      let previous: string | undefined;
-      for (let round = 0; ; round++) {
-        const rows = await ringStatus({ stack: opts.stack });
-        const rollouts = await ringRollouts({ stack: opts.stack }, rows);
-        const only = rollouts.length === 0 ? `no rollout under way or stopped in ${opts.stack}` : rollouts.map((r) => [r.lines[0], ...r.lines.slice(1).map((l) => `  ${l}`)].join('\n')).join('\n\n');
-        const text = opts.rollouts ? only : opts.json ? JSON.stringify(rows, null, 2) : statusText(opts.stack, rows, rollouts);
-        process.exitCode = !opts.rollouts && rows.some((r) => !r.converged) ? NOT_CONVERGED_EXIT : 0;
-        if (text === previous) break;
-        console.log(text);
-        previous = text;
-        if (!opts.watch || round + 1 >= WATCH_AT_MOST) break;
-        await new Promise((resolve) => setTimeout(resolve, every));
-      }
-    });
+/** `fleet status` (cli/commands/status.ts): the table, the rows as JSON, or only the rollouts. */
+export async function runStatus(opts: StatusCommandOptions): Promise<void> {
+  const { watch } = opts;
+  let previous: string | undefined;
+  for (let round = 0; ; round++) {
+    const rows = await ringStatus({ stack: opts.stack });
+    const rollouts = await ringRollouts({ stack: opts.stack }, rows);
+    const only = rollouts.length === 0 ? `no rollout under way or stopped in ${opts.stack}` : rollouts.map((r) => [r.lines[0], ...r.lines.slice(1).map((l) => `  ${l}`)].join('\n')).join('\n\n');
+    const text = opts.rollouts ? only : opts.json ? JSON.stringify(rows, null, 2) : statusText(opts.stack, rows, rollouts);
+    process.exitCode = !opts.rollouts && rows.some((r) => !r.converged) ? NOT_CONVERGED_EXIT : 0;
+    if (text === previous) break;
+    console.log(text);
+    previous = text;
+    if (!watch || round + 1 >= watch.atMost) break;
+    await new Promise((resolve) => setTimeout(resolve, watch.everyMs));
+  }
 }

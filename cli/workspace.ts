@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LocalWorkspace, LocalWorkspaceOptions, PulumiCommand, Stack, StackNotFoundError } from '@pulumi/pulumi/automation';
+import type { LocalWorkspace, LocalWorkspaceOptions, Stack } from '@pulumi/pulumi/automation';
 import { projectRoot } from '../provider/project-root';
 
 /** The project folder (where Pulumi.yaml is). */
@@ -68,8 +68,14 @@ async function engineAndEnv(env: NodeJS.ProcessEnv): Promise<{ bin: string; envV
   return { bin, envVars };
 }
 
+// The Automation API loads Pulumi's runtime and the TypeScript compiler with it (0.8 CPU-s):
+// loaded when a workspace is first opened, so a command that only runs the CLI (recover) or
+// no engine at all (validate) does without it.
+const automation = () => import('@pulumi/pulumi/automation');
+
 /** A workspace over a project folder (the repository's by default), through the pinned engine. */
 export async function projectWorkspace(env: NodeJS.ProcessEnv = process.env, options: Omit<LocalWorkspaceOptions, 'pulumiCommand' | 'envVars'> = {}): Promise<LocalWorkspace> {
+  const { LocalWorkspace, PulumiCommand } = await automation();
   const { bin, envVars } = await engineAndEnv(env);
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: true });
   return LocalWorkspace.create({ workDir: repoRoot, ...options, pulumiCommand, envVars });
@@ -77,6 +83,7 @@ export async function projectWorkspace(env: NodeJS.ProcessEnv = process.env, opt
 
 /** A ring's stack of the fleet project (or of the project in `workDir`); `create` makes it when missing. */
 export async function ringStack(stackName: string, env: NodeJS.ProcessEnv = process.env, options: { create?: boolean; workDir?: string } = {}): Promise<Stack> {
+  const { Stack, StackNotFoundError } = await automation();
   const workspace = await projectWorkspace(env, { workDir: options.workDir ?? repoRoot });
   if (options.create) return Stack.createOrSelect(stackName, workspace);
   try {

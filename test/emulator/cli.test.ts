@@ -17,7 +17,7 @@ function run(args: string[]): ChildProcess {
   const script = `
     require('ts-node').register({ transpileOnly: true, project: ${JSON.stringify(path.resolve(__dirname, '../../tsconfig.json'))} });
     const { Command } = require('commander');
-    const { registerEmulatorCommand } = require(${JSON.stringify(path.resolve(__dirname, '../../cli/emulator'))});
+    const { registerEmulatorCommand } = require(${JSON.stringify(path.resolve(__dirname, '../../cli/commands/emulator'))});
     const program = new Command('fleet');
     registerEmulatorCommand(program);
     program.parseAsync(process.argv);
