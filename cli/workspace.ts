@@ -18,8 +18,14 @@ export const LOCAL_DEMO_PASSPHRASE = 'mender-fleet-local-demo';
 
 let engineBin: Promise<string> | undefined;
 
-/** The folder of the pinned `pulumi` and our `pulumi-language-nodejs` (scripts/engine, last line of its stdout). */
+/**
+ * The folder of the pinned `pulumi` and our `pulumi-language-nodejs` (scripts/engine, last line
+ * of its stdout), or MENDER_FLEET_ENGINE_BIN when whoever runs many commands resolved it once, as
+ * scripts/pulumi takes it.
+ */
 function engine(): Promise<string> {
+  const given = process.env.MENDER_FLEET_ENGINE_BIN;
+  if (given && fs.existsSync(path.join(given, 'pulumi'))) return Promise.resolve(given);
   engineBin ??= new Promise((resolve, reject) => {
     execFile('bash', [path.join(repoRoot, 'scripts', 'engine'), '--quiet'], { cwd: repoRoot }, (error, stdout, stderr) => {
       if (error) reject(new Error(`scripts/engine could not provide the Pulumi engine: ${stderr.trim() || error.message}`));
