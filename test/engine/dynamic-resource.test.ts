@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pulumiWorkspace, repoRoot, PulumiWorkspace } from '../helpers/pulumi';
+import { initStack, pulumiWorkspace, repoRoot, PulumiWorkspace } from '../helpers/pulumi';
 import { step } from '../helpers/step';
 
 const program = path.join(repoRoot, 'test', 'fixtures', 'engine-probe');
@@ -19,9 +19,7 @@ describe('the real Pulumi engine with a dynamic resource', () => {
     ws = pulumiWorkspace();
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-probe-'));
     notePath = path.join(workDir, 'note.txt');
-    await ws.ok(['stack', 'init', stack], inProgram());
-    await ws.ok(['config', 'set', 'path', notePath, '--stack', stack], inProgram());
-    await ws.ok(['config', 'set', 'text', 'first', '--stack', stack], inProgram());
+    await initStack(ws, { stack, cwd: program, config: { 'engine-probe:path': notePath, 'engine-probe:text': 'first' } });
   });
 
   afterAll(async () => {
