@@ -4,8 +4,9 @@
 // and serves an artifact of that name (backend/services/deployments/app/app.go,
 // GenerateConfigurationImage), which clears only `data-partition.mender-configure.*`; the mender
 // client commits that artifact_name and keeps its rootfs-image.version. The emulator's devices do
-// the same. Through the real engine: `fleet status` converged, `fleet plan` gives no device a new
-// image, and neither `up --refresh` nor a rollout-timeout change sends a software deployment.
+// the same. Through the real engine: `fleet status` converged, and `fleet plan` gives no device a
+// new image. That a refresh finds the device in sync and a rollout-timeout change sends no
+// software deployment is the provider protocol's: test/protocol/configured-device.test.ts.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -77,7 +78,7 @@ describe('a configured device after its configuration deployment', () => {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('runs its image still: status converged, plan empty, refresh and a rollout change send no OS', async () => {
+  it('runs its image still: status converged, plan empty', async () => {
     await step('installs the image on both devices and configures the kiosk', async () => {
       await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary', '--config-file', configFile(60), '--message', 'first apply']);
       expect((await inventoryOf(B)).artifact_name).toBe('pi4-2026.11');
@@ -111,19 +112,6 @@ describe('a configured device after its configuration deployment', () => {
       expect(plan.code).toBe(0);
       expect(plan.stdout).toContain('no device gets a new image');
       expect(plan.stdout).toContain('Image pi4-2026.11: 0 devices get it, 2 already run it');
-    });
-    await step('up --refresh sends no software deployment and changes nothing', async () => {
-      await emu.clearRequests();
-      const { stdout } = await ws.ok(['up', '--yes', '--skip-preview', '--refresh', '--stack', 'canary', '--config-file', configFile(60), '--message', 'refresh']);
-      expect(softwareDeploymentsCreated(await emu.requests())).toEqual([]);
-      expect(stdout).not.toMatch(/MenderDeployment .*updated/);
-    });
-    await step('a rollout-timeout change updates the MenderDeployment and sends no software deployment', async () => {
-      await emu.clearRequests();
-      const { stdout } = await ws.ok(['up', '--yes', '--skip-preview', '--stack', 'canary', '--config-file', configFile(120), '--message', 'longer timeout']);
-      expect(stdout).toMatch(/mender:MenderDeployment pi4-2026.11 updated/);
-      expect(softwareDeploymentsCreated(await emu.requests())).toEqual([]);
-      expect((await inventoryOf(A))['rootfs-image.version']).toBe('pi4-2026.11');
     });
   }, 600_000);
 });
