@@ -56,19 +56,23 @@ export const GATE_WAIT_SECONDS = 300;
  * A module standing for an OS image: ArtifactInstall copies the payload file `image.txt` to
  * $MENDER_FLEET_WORK_DIR/image.txt (keeping the one before for ArtifactRollback, which it
  * supports), each state noted in $MENDER_FLEET_WORK_DIR/image.log. Its meta-data (ImageMetaData)
- * makes it fail on some devices or stall their download, so one artifact behaves differently on
- * the devices of one deployment, as a bad image does on real hardware.
+ * makes it fail on some devices or hold their download until the test opens a gate, so one
+ * artifact behaves differently on the devices of one deployment, as a bad image does on real
+ * hardware.
  */
 export const IMAGE_MODULE_TYPE = 'fleet-test-image';
 const IMAGE_MODULE = `/usr/share/mender/modules/v3/${IMAGE_MODULE_TYPE}`;
-/** The fleet-test-image module's meta-data: device MACs separated by spaces, seconds as strings (mender-artifact's meta-data is JSON). */
+/**
+ * The fleet-test-image module's meta-data: device MACs separated by spaces, gates by name
+ * (MenderDaemon.openGate; mender-artifact's meta-data is JSON).
+ */
 export type ImageMetaData = {
-  /** ArtifactInstall fails (exit 5, after fail_after_seconds) on these devices. */
+  /** ArtifactInstall fails (exit 5) on these devices: at once, or once fail_gate is open. */
   fail_on?: string;
-  fail_after_seconds?: string;
-  /** The Download state waits download_seconds on these devices before the client reads the payload. */
+  fail_gate?: string;
+  /** The Download state on these devices notes `Download stalled` and waits for download_gate before the client reads the payload. */
   slow_download_on?: string;
-  download_seconds?: string;
+  download_gate?: string;
 };
 /**
  * The modules' wait for a gate: the file gates/<name> in $MENDER_FLEET_WORK_DIR, which the test
@@ -251,19 +255,21 @@ export async function installClientFiles(waitMs = CLIENT_FILES_WAIT_MS): Promise
         'cd "$MENDER_FLEET_WORK_DIR"\n' +
         'note() { echo "$*" >> image.log; }\n' +
         'meta() { jq -r --arg k "$1" \'.[$k] // ""\' "$2/header/meta-data" 2>/dev/null || true; }\n' +
-        'pause() { s=$(meta "$1" "$2"); sleep "${s:-0}"; }\n' +
+        GATE_FUNCTION +
+        // The gate named by meta-data key $1, if it names one.
+        'hold() { g=$(meta "$1" "$2"); if [ -n "$g" ]; then gate "$g" image.log; fi; }\n' +
         'here() { case " $1 " in *" $MENDER_FLEET_DEVICE_MAC "*) return 0 ;; esac; return 1; }\n' +
         'case "$1" in\n' +
         '  NeedsArtifactReboot) echo No ;;\n' +
         '  SupportsRollback) echo Yes ;;\n' +
         // Not reading stream-next leaves the download to the client, after the wait.
         '  Download)\n' +
-        '    if here "$(meta slow_download_on "$2")"; then note "Download stalled"; pause download_seconds "$2"; fi\n' +
+        '    if here "$(meta slow_download_on "$2")"; then note "Download stalled"; hold download_gate "$2"; fi\n' +
         '    note Download ;;\n' +
         '  ArtifactInstall)\n' +
         '    if [ -f image.txt ]; then cp image.txt image.previous; else rm -f image.previous; fi\n' +
         '    if here "$(meta fail_on "$2")"; then\n' +
-        '      pause fail_after_seconds "$2"; note "ArtifactInstall failed"\n' +
+        '      hold fail_gate "$2"; note "ArtifactInstall failed"\n' +
         '      echo "fleet-test-image: this image fails on $MENDER_FLEET_DEVICE_MAC on purpose" >&2; exit 5\n' +
         '    fi\n' +
         '    cp "$2/files/image.txt" image.txt; note ArtifactInstall ;;\n' +
