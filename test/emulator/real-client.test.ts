@@ -320,8 +320,11 @@ it('a configuration deployment installs through the mender-configure module, and
 
 it('a world device marked real_client waits for its daemon, which installs a world artifact that has a file', async () => {
   const depId = await deploy('to the real world device', WORLD_FILE_ARTIFACT, WORLD_REAL);
-  // The simulation does not play it: no device record, the deployment stays pending.
-  await new Promise((r) => setTimeout(r, 1500));
+  // The simulation does not play it: a day of simulated time (the world's devices poll every
+  // 30 ms, FAST_TIMING, and the advance runs every poll due in it), still no device record, the
+  // deployment still pending.
+  const advanced = await client(emu.url, null).post('/__emulator/time', { advance_ms: 24 * 3600 * 1000 });
+  expect(advanced.status).toBe(200);
   expect((await api.get(`${M}/deployments/deployments/${depId}`)).data.status).toBe('pending');
   expect((await api.get(`${M}/deployments/deployments/${depId}/devices`)).data).toEqual([]);
   const d = daemon(WORLD_REAL_MAC, { inventory: 'real world' });
