@@ -3,6 +3,7 @@
 // (POST /__emulator/time), with every timestamp and Date header in that simulated time.
 import { AxiosInstance } from 'axios';
 import { RunningEmulator, startEmulator, Timing, World } from '../../emulator';
+import { sha256Hex } from '../../emulator/ids';
 import { client, TOKEN, waitFor } from './support';
 
 const M = '/api/management/v1';
@@ -67,6 +68,14 @@ async function advanceTo(ms: number): Promise<void> {
   expect(res.status).toBe(200);
 }
 
+/**
+ * When a woken device first polls, after its wake: the fixed offset within one poll interval
+ * that Simulation.wake gives it (48 bits of the id's hash, modulo the interval).
+ */
+function firstPollOffset(id: string, intervalMs: number): number {
+  return parseInt(sha256Hex(id).slice(0, 12), 16) % intervalMs;
+}
+
 async function create(name: string, artifact: string, devices: string[]): Promise<string> {
   const res = await api.post(`${M}/deployments/deployments`, { name, artifact_name: artifact, devices });
   expect(res.status).toBe(201);
@@ -124,13 +133,20 @@ describe('poll_interval_ms', () => {
     await start({ pollIntervalMs: 50, stepMs: 20 });
     let res = await admin().post(`/__emulator/devices/${D.fast}/behavior`, { poll_interval_ms: 0 });
     expect(res.status).toBe(400);
+    // The change wakes the device (admin.ts), so its first poll counts from here.
+    const woken = await now();
     res = await admin().post(`/__emulator/devices/${D.fast}/behavior`, { poll_interval_ms: DAY });
     expect(res.status).toBe(200);
     expect(res.data.behavior).toEqual({ poll_interval_ms: DAY });
     const id = await create('daily', 'pi4-2026.11', [D.fast]);
-    await new Promise((r) => setTimeout(r, 300));
+    // Its first poll comes at its offset within the day (12.8 h for this id), where the fleet's
+    // 50 ms would have had it poll at once: a minute before it, no poll yet; a minute after, done.
+    const created = Date.parse((await api.get(`${M}/deployments/deployments/${id}`)).data.created);
+    const offset = firstPollOffset(D.fast, DAY);
+    expect(offset).toBeGreaterThan(HOUR);
+    await advanceTo(woken + offset - MINUTE);
     expect(await record(id, D.fast)).toBeUndefined();
-    await advanceTo((await now()) + DAY);
+    await advanceTo(created + offset + MINUTE);
     expect(await record(id, D.fast)).toMatchObject({ status: 'success' });
   });
 });

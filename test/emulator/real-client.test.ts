@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunningEmulator, startEmulator } from '../../emulator';
 import { writeWithMenderArtifact } from '../helpers/mender-artifact-tool';
-import { CLIENT_FILES_WAIT_MS, clientUnavailable, daemonKey, INITIAL_ARTIFACT, installClientFiles, MenderDaemon, REBOOT_MODULE_TYPE, SLOW_MODULE_TYPE, startDaemon } from '../helpers/mender-daemon';
+import { CLIENT_FILES_WAIT_MS, clientUnavailable, daemonKey, INITIAL_ARTIFACT, installClientFiles, MenderDaemon, REBOOT_MODULE_TYPE, SLOW_INSTALL_GATE, SLOW_MODULE_TYPE, startDaemon } from '../helpers/mender-daemon';
 import { createMenderClient, runningImages } from '../../provider/mender';
 import { client, expectContract, TOKEN, waitFor } from './support';
 
@@ -320,8 +320,11 @@ it('a configuration deployment installs through the mender-configure module, and
 
 it('a world device marked real_client waits for its daemon, which installs a world artifact that has a file', async () => {
   const depId = await deploy('to the real world device', WORLD_FILE_ARTIFACT, WORLD_REAL);
-  // The simulation does not play it: no device record, the deployment stays pending.
-  await new Promise((r) => setTimeout(r, 1500));
+  // The simulation does not play it: a day of simulated time (the world's devices poll every
+  // 30 ms, FAST_TIMING, and the advance runs every poll due in it), still no device record, the
+  // deployment still pending.
+  const advanced = await client(emu.url, null).post('/__emulator/time', { advance_ms: 24 * 3600 * 1000 });
+  expect(advanced.status).toBe(200);
   expect((await api.get(`${M}/deployments/deployments/${depId}`)).data.status).toBe('pending');
   expect((await api.get(`${M}/deployments/deployments/${depId}/devices`)).data).toEqual([]);
   const d = daemon(WORLD_REAL_MAC, { inventory: 'real world' });
@@ -373,9 +376,10 @@ it('a deployment aborted while the daemon installs is rolled back by the client,
   });
   const abort = await api.put(`${M}/deployments/deployments/${depId}/status`, { status: 'aborted' });
   expect(abort.status).toBe(204);
-  // The client finishes installing, then its status report gets 409 (the emulator's
-  // report() of an aborted device deployment): it rolls the module back, runs
-  // ArtifactFailure, and keeps the artifact it had.
+  // The module's install lasted until now (it waits for SLOW_INSTALL_GATE). The client finishes
+  // installing, then its status report gets 409 (the emulator's report() of an aborted device
+  // deployment): it rolls the module back, runs ArtifactFailure, and keeps the artifact it had.
+  d.openGate(SLOW_INSTALL_GATE);
   await waitWithLog('the rollback', d, async () => {
     const log = path.join(d.workDir, 'slow.log');
     return fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('ArtifactFailure') ? true : undefined;

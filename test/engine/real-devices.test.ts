@@ -3,10 +3,11 @@
 // each with its own --config and --data and one identity script reading its MAC from the
 // environment. The images are module-image artifacts written with the real mender-artifact for
 // the test's own update module (fleet-test-image: a file standing for the OS, a failure or a
-// stalled download on chosen devices); configurations reach them as mender-configure artifacts,
-// applied by the test's stand-in of the mender-configure module and reported by the stand-in of
-// its inventory script. What the engine and the fleet CLI say is checked against what the
-// daemons hold in their own data (mender show-provides) and wrote in their work directories.
+// stalled download on chosen devices, each held until the test, having seen what it stands for,
+// opens its gate); configurations reach them as mender-configure artifacts, applied by the
+// test's stand-in of the mender-configure module and reported by the stand-in of its inventory
+// script. What the engine and the fleet CLI say is checked against what the daemons hold in
+// their own data (mender show-provides) and wrote in their work directories.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -38,14 +39,21 @@ const [A, B, C] = DEVICES;
 /** The images, one per step, with what the fleet-test-image module does with each. */
 const IMAGE_1 = 'real-2026.1';
 const IMAGE_2 = 'real-2026.2';
-/** Fails on C, after the others had time to install it: the deployment finishes with one failure. */
+/**
+ * Fails on C once the others installed it (C's gate opens when the server has A's and B's
+ * success): the deployment finishes with one failure.
+ */
 const IMAGE_BROKEN = 'real-2026.3-broken-on-c';
-const BROKEN_AFTER_SECONDS = 8;
+const BROKEN_FAIL_GATE = 'broken-may-fail';
 /** Through the helper's module that asks for a reboot. */
 const IMAGE_REBOOT = 'real-2026.4-reboot';
-/** Fails at once on C while A and B sit in their Download state: the provider aborts it mid-download. */
+/**
+ * Fails on C once A and B sit in their Download state (C's gate), which they hold until the test
+ * saw the provider abort the deployment (their gate): the provider aborts it mid-download.
+ */
 const IMAGE_ABORTED = 'real-2026.5-aborted';
-const STALL_SECONDS = 25;
+const ABORTED_FAIL_GATE = 'aborted-may-fail';
+const ABORTED_DOWNLOAD_GATE = 'aborted-may-download';
 
 /** The daemons generate a 3072-bit key, authenticate and poll each second: allow for a busy machine. */
 const SLOW = 120_000;
@@ -113,6 +121,41 @@ describe('a ring of real mender daemons', () => {
     if (result.code !== 0) throw new Error(`pulumi up (${message}) exited ${result.code}\n${result.stdout}\n${result.stderr}\n${daemonLogs()}`);
     return result;
   };
+  /**
+   * An up while `during` watches the devices and opens their modules' gates. `upEnded` tells
+   * `during` that the up finished first (its waits then give up rather than time out); the up's
+   * result comes once both are done, `during`'s error first.
+   */
+  const upWhile = async (message: string, during: (upEnded: () => boolean) => Promise<void>) => {
+    let ended = false;
+    const running = up(message).finally(() => {
+      ended = true;
+    });
+    let failed: unknown;
+    try {
+      await during(() => ended);
+    } catch (err) {
+      failed = err;
+    }
+    const result = await running;
+    if (failed instanceof Error) failed.message += `\n--- pulumi up (${message}) exited ${result.code} ---\n${result.stdout}\n${result.stderr}`;
+    if (failed !== undefined) throw failed;
+    return result;
+  };
+  /** Waits for `probe` while an up runs (upWhile), failing at once if the up ended first. */
+  const waitDuringUp = (what: string, upEnded: () => boolean, probe: () => Promise<boolean> | boolean) =>
+    waitFor(what, async () => {
+      if (await probe()) return true;
+      if (upEnded()) throw new Error(`the up ended before ${what}`);
+      return undefined;
+    });
+  /** Each device's status in the deployment of `artifact` ({} before it exists). */
+  const deviceStatuses = async (artifact: string): Promise<Record<string, string>> => {
+    const [deployment] = (await emu.api<ApiDeployment[]>('GET', `${DEPLOYMENTS}?per_page=100`)).filter((dep) => dep.artifact_name === artifact);
+    if (!deployment) return {};
+    const devices = await emu.api<{ id: string; status: string }[]>('GET', `${DEPLOYMENTS}/${deployment.id}/devices`);
+    return Object.fromEntries(devices.map((d) => [d.id, d.status]));
+  };
   /** The end of every daemon's log, for a failure's message. */
   const daemonLogs = () =>
     DEVICES.map((d) => `--- daemon of ${d.id} (${d.mac}) ---\n${daemons.get(d.id)?.log().split('\n').slice(-25).join('\n') ?? '(not started)'}`).join('\n');
@@ -175,12 +218,12 @@ describe('a ring of real mender daemons', () => {
     const files: Record<string, string> = {
       [IMAGE_1]: imageArtifact(IMAGE_1),
       [IMAGE_2]: imageArtifact(IMAGE_2),
-      [IMAGE_BROKEN]: imageArtifact(IMAGE_BROKEN, { fail_on: C.mac, fail_after_seconds: String(BROKEN_AFTER_SECONDS) }),
+      [IMAGE_BROKEN]: imageArtifact(IMAGE_BROKEN, { fail_on: C.mac, fail_gate: BROKEN_FAIL_GATE }),
       [IMAGE_REBOOT]: writeWithMenderArtifact(
         { name: IMAGE_REBOOT, deviceTypes: [DEVICE_TYPE], kind: { type: 'module-image', module: REBOOT_MODULE_TYPE, files: [{ name: 'payload.txt', content: 'reboot me\n' }] } },
         artifacts,
       ),
-      [IMAGE_ABORTED]: imageArtifact(IMAGE_ABORTED, { fail_on: C.mac, fail_after_seconds: '0', slow_download_on: `${A.mac} ${B.mac}`, download_seconds: String(STALL_SECONDS) }),
+      [IMAGE_ABORTED]: imageArtifact(IMAGE_ABORTED, { fail_on: C.mac, fail_gate: ABORTED_FAIL_GATE, slow_download_on: `${A.mac} ${B.mac}`, download_gate: ABORTED_DOWNLOAD_GATE }),
     };
     const world: World = {
       artifacts: Object.entries(files).map(([name, file]) => ({ name, device_types: [DEVICE_TYPE], file })),
@@ -272,12 +315,22 @@ describe('a ring of real mender daemons', () => {
     await step('an image that fails to install on one daemon fails the up, naming that device; the others run it', () =>
       withLogs(async () => {
         writeFleet({ image: IMAGE_BROKEN, timezone: 'UTC' });
-        const result = await up('broken image');
+        // C's module holds its failing ArtifactInstall until the server has A's and B's success.
+        const result = await upWhile('broken image', async (upEnded) => {
+          try {
+            await waitDuringUp(`${A.id} and ${B.id} to report ${IMAGE_BROKEN} installed`, upEnded, async () => {
+              const statuses = await deviceStatuses(IMAGE_BROKEN);
+              return statuses[A.id] === 'success' && statuses[B.id] === 'success';
+            });
+          } finally {
+            daemon(C).openGate(BROKEN_FAIL_GATE);
+          }
+        });
         expect(result.code).not.toBe(0);
         const output = result.stdout + result.stderr;
-        // fleet:maxFailurePercent 0: one failure is too many (provider/rollout/gate.ts, judge),
-        // however many of the three were judged when C's failure was seen.
-        expect(output).toMatch(new RegExp(`${IMAGE_BROKEN} in ring canary: the rollout was stopped at wave 1 of 1: 1 failed of [1-3] judged \\([\\d.]+ %, limit 0 %\\); failed: ${C.id}\\.`));
+        // fleet:maxFailurePercent 0: one failure is too many (provider/rollout/gate.ts, judge);
+        // C failed after A and B succeeded, so all three were judged when it was seen.
+        expect(output).toMatch(new RegExp(`${IMAGE_BROKEN} in ring canary: the rollout was stopped at wave 1 of 1: 1 failed of 3 judged \\([\\d.]+ %, limit 0 %\\); failed: ${C.id}\\.`));
         for (const d of [A, B]) expect(installedOn(d)).toEqual({ file: IMAGE_BROKEN, provides: IMAGE_BROKEN });
         // C's module failed and rolled back: the client keeps what it had, not <name>_INCONSISTENT.
         expect(imageLog(C).slice(-3)).toEqual(['ArtifactInstall failed', 'ArtifactRollback', 'ArtifactFailure']);
@@ -307,28 +360,35 @@ describe('a ring of real mender daemons', () => {
     await step('a failure aborts the deployment while two daemons are still downloading; they keep their image', () =>
       withLogs(async () => {
         writeFleet({ image: IMAGE_ABORTED, timezone: 'UTC' });
-        const result = await up('image aborted mid-download');
+        // C's module holds its failing ArtifactInstall until A and B sit in their Download state.
+        const result = await upWhile('image aborted mid-download', async (upEnded) => {
+          try {
+            await waitDuringUp(`${A.id} and ${B.id} to hold their Download state`, upEnded, () => [A, B].every((d) => imageLog(d).at(-1) === 'Download stalled'));
+          } finally {
+            daemon(C).openGate(ABORTED_FAIL_GATE);
+          }
+        });
         expect(result.code).not.toBe(0);
         expect(result.stdout + result.stderr).toMatch(
           new RegExp(`${IMAGE_ABORTED} in ring canary: the rollout was stopped at wave 1 of 1: 1 failed of 1 judged \\(100 %, limit 0 %\\); failed: ${C.id}\\. Its unfinished deployments were aborted`),
         );
-        // The up returned after its abort: A and B were then inside their Download state, the
-        // payload not yet read (the module stalls it for STALL_SECONDS).
+        // The up returned after its abort: A and B are still inside their Download state, the
+        // payload not yet read (the module holds it until the test opens their gate).
         for (const d of [A, B]) expect(imageLog(d).at(-1)).toBe('Download stalled');
         const [deployment] = (await emu.api<ApiDeployment[]>('GET', `${DEPLOYMENTS}?per_page=100`)).filter((dep) => dep.artifact_name === IMAGE_ABORTED);
         expect(deployment.status).toBe('finished');
         // When the download ends, the client's next status report is refused (409: aborted at
         // the backend) and it installs nothing.
+        for (const d of [A, B]) daemon(d).openGate(ABORTED_DOWNLOAD_GATE);
         for (const d of [A, B]) {
-          await waitFor(`the daemon of ${d.id} to see the abort`, () => (imageLog(d).at(-1) === 'ArtifactFailure' ? true : undefined), (STALL_SECONDS + 60) * 1000);
+          await waitFor(`the daemon of ${d.id} to see the abort`, () => (imageLog(d).at(-1) === 'ArtifactFailure' ? true : undefined));
           expect(imageLog(d).slice(imageLog(d).lastIndexOf('Download stalled'))).toEqual(['Download stalled', 'Download', 'ArtifactFailure']);
           // The client's own account: still in its download state when the server refused it.
           expect(daemon(d).log()).toContain('Status report rejected, deployment aborted at the backend');
           expect(daemon(d).log()).toMatch(/update-store \[Download_Enter\] -> update-error \[ArtifactFailure\]/);
           expect(daemon(d).showProvides().artifact_name).toBe(IMAGE_REBOOT);
         }
-        const devices = await emu.api<{ id: string; status: string }[]>('GET', `${DEPLOYMENTS}/${deployment.id}/devices`);
-        expect(Object.fromEntries(devices.map((d) => [d.id, d.status]))).toEqual({ [A.id]: 'aborted', [B.id]: 'aborted', [C.id]: 'failure' });
+        expect(await deviceStatuses(IMAGE_ABORTED)).toEqual({ [A.id]: 'aborted', [B.id]: 'aborted', [C.id]: 'failure' });
         expect(daemon(C).showProvides().artifact_name).toBe(IMAGE_REBOOT);
         expect(await running()).toEqual(everyDevice(IMAGE_REBOOT));
       }),

@@ -14,8 +14,9 @@
 // - /usr/share/mender/modules/v3/fleet-test-reboot: a module that asks for a reboot
 //   (NeedsArtifactReboot: Yes) and, as its ArtifactReboot, only notes it in
 //   $MENDER_FLEET_WORK_DIR/rebooted (the machine is not rebooted);
-// - /usr/share/mender/modules/v3/fleet-test-slow: a module whose install takes a few seconds
-//   and which can roll back, each step noted in $MENDER_FLEET_WORK_DIR/slow.log.
+// - /usr/share/mender/modules/v3/fleet-test-slow: a module whose install lasts until the test
+//   opens a gate (see SLOW_INSTALL_GATE) and which can roll back, each step noted in
+//   $MENDER_FLEET_WORK_DIR/slow.log.
 // - /usr/share/mender/modules/v3/fleet-test-image: the engine scenario's stand-in for an OS
 //   image (see IMAGE_MODULE_TYPE);
 // - /usr/share/mender/inventory/mender-inventory-fleet-configure: the test's stand-in for the
@@ -40,26 +41,52 @@ export const REBOOT_MODULE_TYPE = 'fleet-test-reboot';
 const REBOOT_MODULE = `/usr/share/mender/modules/v3/${REBOOT_MODULE_TYPE}`;
 export const SLOW_MODULE_TYPE = 'fleet-test-slow';
 const SLOW_MODULE = `/usr/share/mender/modules/v3/${SLOW_MODULE_TYPE}`;
-/** How long the slow module's ArtifactInstall takes. */
-export const SLOW_INSTALL_SECONDS = 4;
+/**
+ * The gate the slow module's ArtifactInstall waits for (MenderDaemon.openGate): the install
+ * lasts until the test has done what it must do while the device installs.
+ */
+export const SLOW_INSTALL_GATE = 'slow-install';
+/**
+ * How long a module waits for a gate at most. A gate the test never opens (a test that broke
+ * before it) makes the module give up, note it in its log and fail, so the test fails instead of
+ * hanging; the test's own waits are shorter.
+ */
+export const GATE_WAIT_SECONDS = 300;
 /**
  * A module standing for an OS image: ArtifactInstall copies the payload file `image.txt` to
  * $MENDER_FLEET_WORK_DIR/image.txt (keeping the one before for ArtifactRollback, which it
  * supports), each state noted in $MENDER_FLEET_WORK_DIR/image.log. Its meta-data (ImageMetaData)
- * makes it fail on some devices or stall their download, so one artifact behaves differently on
- * the devices of one deployment, as a bad image does on real hardware.
+ * makes it fail on some devices or hold their download until the test opens a gate, so one
+ * artifact behaves differently on the devices of one deployment, as a bad image does on real
+ * hardware.
  */
 export const IMAGE_MODULE_TYPE = 'fleet-test-image';
 const IMAGE_MODULE = `/usr/share/mender/modules/v3/${IMAGE_MODULE_TYPE}`;
-/** The fleet-test-image module's meta-data: device MACs separated by spaces, seconds as strings (mender-artifact's meta-data is JSON). */
+/**
+ * The fleet-test-image module's meta-data: device MACs separated by spaces, gates by name
+ * (MenderDaemon.openGate; mender-artifact's meta-data is JSON).
+ */
 export type ImageMetaData = {
-  /** ArtifactInstall fails (exit 5, after fail_after_seconds) on these devices. */
+  /** ArtifactInstall fails (exit 5) on these devices: at once, or once fail_gate is open. */
   fail_on?: string;
-  fail_after_seconds?: string;
-  /** The Download state waits download_seconds on these devices before the client reads the payload. */
+  fail_gate?: string;
+  /** The Download state on these devices notes `Download stalled` and waits for download_gate before the client reads the payload. */
   slow_download_on?: string;
-  download_seconds?: string;
+  download_gate?: string;
 };
+/**
+ * The modules' wait for a gate: the file gates/<name> in $MENDER_FLEET_WORK_DIR, which the test
+ * writes (MenderDaemon.openGate), looked for every 0.1 s for at most GATE_WAIT_SECONDS; giving up
+ * is noted in the log file $2 and on stderr (the deployment log), and fails the module.
+ */
+const GATE_FUNCTION =
+  'gate() {\n' +
+  `  n=${GATE_WAIT_SECONDS * 10}\n` +
+  '  while [ ! -e "$MENDER_FLEET_WORK_DIR/gates/$1" ]; do\n' +
+  `    if [ "$n" -le 0 ]; then echo "gate $1 not opened within ${GATE_WAIT_SECONDS} s" | tee -a "$2" >&2; return 1; fi\n` +
+  '    n=$((n - 1)); sleep 0.1\n' +
+  '  done\n' +
+  '}\n';
 /**
  * The mender-configure add-on (not packaged in Debian) reports the configuration it applied with
  * its inventory script, through PUT /api/devices/v1/deviceconfig/configuration with the token it
@@ -211,10 +238,11 @@ export async function installClientFiles(waitMs = CLIENT_FILES_WAIT_MS): Promise
       SLOW_MODULE,
       '#!/bin/sh\n# Written by mender-fleet\'s tests (test/helpers/mender-daemon.ts), removed after them.\nset -e\n' +
         'mkdir -p "$MENDER_FLEET_WORK_DIR"\n' +
+        GATE_FUNCTION +
         'case "$1" in\n' +
         '  NeedsArtifactReboot) echo No ;;\n' +
         '  SupportsRollback) echo Yes ;;\n' +
-        `  ArtifactInstall) echo ArtifactInstall >> "$MENDER_FLEET_WORK_DIR/slow.log"; sleep ${SLOW_INSTALL_SECONDS} ;;\n` +
+        `  ArtifactInstall) echo ArtifactInstall >> "$MENDER_FLEET_WORK_DIR/slow.log"; gate ${SLOW_INSTALL_GATE} "$MENDER_FLEET_WORK_DIR/slow.log" ;;\n` +
         '  ArtifactRollback|ArtifactCommit|ArtifactFailure) echo "$1" >> "$MENDER_FLEET_WORK_DIR/slow.log" ;;\n' +
         'esac\n',
       0o755,
@@ -227,19 +255,21 @@ export async function installClientFiles(waitMs = CLIENT_FILES_WAIT_MS): Promise
         'cd "$MENDER_FLEET_WORK_DIR"\n' +
         'note() { echo "$*" >> image.log; }\n' +
         'meta() { jq -r --arg k "$1" \'.[$k] // ""\' "$2/header/meta-data" 2>/dev/null || true; }\n' +
-        'pause() { s=$(meta "$1" "$2"); sleep "${s:-0}"; }\n' +
+        GATE_FUNCTION +
+        // The gate named by meta-data key $1, if it names one.
+        'hold() { g=$(meta "$1" "$2"); if [ -n "$g" ]; then gate "$g" image.log; fi; }\n' +
         'here() { case " $1 " in *" $MENDER_FLEET_DEVICE_MAC "*) return 0 ;; esac; return 1; }\n' +
         'case "$1" in\n' +
         '  NeedsArtifactReboot) echo No ;;\n' +
         '  SupportsRollback) echo Yes ;;\n' +
         // Not reading stream-next leaves the download to the client, after the wait.
         '  Download)\n' +
-        '    if here "$(meta slow_download_on "$2")"; then note "Download stalled"; pause download_seconds "$2"; fi\n' +
+        '    if here "$(meta slow_download_on "$2")"; then note "Download stalled"; hold download_gate "$2"; fi\n' +
         '    note Download ;;\n' +
         '  ArtifactInstall)\n' +
         '    if [ -f image.txt ]; then cp image.txt image.previous; else rm -f image.previous; fi\n' +
         '    if here "$(meta fail_on "$2")"; then\n' +
-        '      pause fail_after_seconds "$2"; note "ArtifactInstall failed"\n' +
+        '      hold fail_gate "$2"; note "ArtifactInstall failed"\n' +
         '      echo "fleet-test-image: this image fails on $MENDER_FLEET_DEVICE_MAC on purpose" >&2; exit 5\n' +
         '    fi\n' +
         '    cp "$2/files/image.txt" image.txt; note ArtifactInstall ;;\n' +
@@ -289,6 +319,8 @@ export interface MenderDaemon {
   readonly dir: string;
   /** Where the test's modules write (device-config.json, rebooted). */
   readonly workDir: string;
+  /** Lets a module waiting for the gate `name` go on (gates/<name> in workDir; see GATE_WAIT_SECONDS). */
+  openGate(name: string): void;
   readonly pid: number;
   log(): string;
   /** `mender show-provides` on this daemon's data: what the client holds as installed. */
@@ -346,6 +378,10 @@ export function startDaemon(opts: DaemonOptions): MenderDaemon {
   return {
     dir,
     workDir,
+    openGate: (name) => {
+      fs.mkdirSync(path.join(workDir, 'gates'), { recursive: true });
+      fs.writeFileSync(path.join(workDir, 'gates', name), '');
+    },
     pid,
     log: () => fs.readFileSync(logFile, 'utf8'),
     showProvides: () => {
