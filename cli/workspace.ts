@@ -79,25 +79,46 @@ async function engineAndEnv(env: NodeJS.ProcessEnv): Promise<{ bin: string; envV
 // no engine at all (validate) does without it.
 const automation = () => import('@pulumi/pulumi/automation');
 
+// One command asks a stack for several things (outputs, configuration, its export): each new
+// PulumiCommand runs `pulumi version` and each Stack.select a `pulumi stack select`, 0.7 s a
+// time, so a process opens each at most once. Keyed by everything that shapes them (the folder
+// and the engine's environment); a failed open is not kept.
+const commands = new Map<string, Promise<import('@pulumi/pulumi/automation').PulumiCommand>>();
+const stacks = new Map<string, Promise<Stack>>();
+function once<T>(cache: Map<string, Promise<T>>, key: string, open: () => Promise<T>): Promise<T> {
+  let opened = cache.get(key);
+  if (!opened) {
+    opened = open();
+    cache.set(key, opened);
+    opened.catch(() => cache.delete(key));
+  }
+  return opened;
+}
+
 /** A workspace over a project folder (the repository's by default), through the pinned engine. */
 export async function projectWorkspace(env: NodeJS.ProcessEnv = process.env, options: Omit<LocalWorkspaceOptions, 'pulumiCommand' | 'envVars'> = {}): Promise<LocalWorkspace> {
   const { LocalWorkspace, PulumiCommand } = await automation();
   const { bin, envVars } = await engineAndEnv(env);
-  const pulumiCommand = await PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: true });
+  const pulumiCommand = await once(commands, bin, () => PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: true }));
   return LocalWorkspace.create({ workDir: repoRoot, ...options, pulumiCommand, envVars });
 }
 
 /** A ring's stack of the fleet project (or of the project in `workDir`); `create` makes it when missing. */
 export async function ringStack(stackName: string, env: NodeJS.ProcessEnv = process.env, options: { create?: boolean; workDir?: string } = {}): Promise<Stack> {
   const { Stack, StackNotFoundError } = await automation();
-  const workspace = await projectWorkspace(env, { workDir: options.workDir ?? repoRoot });
-  if (options.create) return Stack.createOrSelect(stackName, workspace);
-  try {
-    return await Stack.select(stackName, workspace);
-  } catch (error) {
-    if (error instanceof StackNotFoundError || /no stack named/.test(String((error as Error).message))) throw new NoSuchStackError(stackName, workspace.envVars.PULUMI_BACKEND_URL);
-    throw error;
-  }
+  const workDir = options.workDir ?? repoRoot;
+  const { envVars } = await engineAndEnv(env);
+  const key = JSON.stringify([stackName, workDir, Boolean(options.create), envVars]);
+  return once(stacks, key, async () => {
+    const workspace = await projectWorkspace(env, { workDir });
+    if (options.create) return Stack.createOrSelect(stackName, workspace);
+    try {
+      return await Stack.select(stackName, workspace);
+    } catch (error) {
+      if (error instanceof StackNotFoundError || /no stack named/.test(String((error as Error).message))) throw new NoSuchStackError(stackName, workspace.envVars.PULUMI_BACKEND_URL);
+      throw error;
+    }
+  });
 }
 
 /** A command that reads a stack found none: it says what to run instead of the engine's dump. */
