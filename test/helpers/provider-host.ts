@@ -12,7 +12,9 @@ import * as provrpc from '@pulumi/pulumi/proto/provider_grpc_pb';
 import * as provproto from '@pulumi/pulumi/proto/provider_pb';
 import * as statusproto from '@pulumi/pulumi/proto/status_pb';
 import * as structproto from 'google-protobuf/google/protobuf/struct_pb';
+import type { World } from '../../emulator';
 import { providerSource, ResourceKind } from '../../provider/serialized-provider';
+import { EmulatorHandle, emulatorFor } from './emulator';
 import { repoRoot } from './pulumi';
 
 /** The engine's marker for a value not known until apply (a preview's unknown output). */
@@ -60,6 +62,11 @@ export interface ProviderHost {
   close(): Promise<void>;
 }
 
+/** The request's resource, as the engine names it (every request carries its URN, name and type). */
+function addressed<R extends { setUrn(v: string): R; setName(v: string): R; setType(v: string): R }>(req: R, kind: ResourceKind, name: string): R {
+  return req.setUrn(urn(kind, name)).setName(name).setType(typeOf(kind));
+}
+
 const urn = (kind: ResourceKind, name: string) => `urn:pulumi:test::mender-fleet::pulumi-nodejs:dynamic/mender:${kind}::${name}`;
 const typeOf = (kind: ResourceKind) => `pulumi-nodejs:dynamic/mender:${kind}`;
 
@@ -85,6 +92,27 @@ function hostError(error: grpc.ServiceError): HostError {
     }
   }
   return new HostError(error.details || error.message);
+}
+
+/**
+ * The emulator with `world` and a host configured for it with `token` (as the engine configures
+ * the provider from the stack's mender:serverUrl and secret mender:token); `close` stops both.
+ */
+export async function hostWithEmulator(world: World, token: string): Promise<{ emu: EmulatorHandle; host: ProviderHost; close(): Promise<void> }> {
+  const emu = await emulatorFor(world, token);
+  const host = await startProviderHost().catch(async (error: unknown) => {
+    await emu.emulator.close();
+    throw error;
+  });
+  await host.configure({ 'mender:serverUrl': emu.emulator.url, 'mender:token': token }, ['mender:token']);
+  return {
+    emu,
+    host,
+    async close() {
+      await host.close();
+      await emu.emulator.close();
+    },
+  };
 }
 
 /**
@@ -134,10 +162,7 @@ export async function startProviderHost(programDir: string = repoRoot): Promise<
       await unary(client.configure, req);
     },
     async check(kind, name, olds, news) {
-      const req = new provproto.CheckRequest();
-      req.setUrn(urn(kind, name));
-      req.setName(name);
-      req.setType(typeOf(kind));
+      const req = addressed(new provproto.CheckRequest(), kind, name);
       req.setOlds(toStruct(olds));
       req.setNews(toStruct(withProvider(kind, news)));
       const res = await unary<provproto.CheckRequest, provproto.CheckResponse>(client.check, req);
@@ -147,11 +172,8 @@ export async function startProviderHost(programDir: string = repoRoot): Promise<
       };
     },
     async diff(kind, name, id, olds, news) {
-      const req = new provproto.DiffRequest();
+      const req = addressed(new provproto.DiffRequest(), kind, name);
       req.setId(id);
-      req.setUrn(urn(kind, name));
-      req.setName(name);
-      req.setType(typeOf(kind));
       req.setOlds(toStruct(olds));
       req.setNews(toStruct(withProvider(kind, news)));
       const res = await unary<provproto.DiffRequest, provproto.DiffResponse>(client.diff, req);
@@ -163,42 +185,30 @@ export async function startProviderHost(programDir: string = repoRoot): Promise<
       };
     },
     async create(kind, name, inputs) {
-      const req = new provproto.CreateRequest();
-      req.setUrn(urn(kind, name));
-      req.setName(name);
-      req.setType(typeOf(kind));
+      const req = addressed(new provproto.CreateRequest(), kind, name);
       req.setProperties(toStruct(withProvider(kind, inputs)));
       const res = await unary<provproto.CreateRequest, provproto.CreateResponse>(client.create, req);
       return { id: res.getId(), outs: fromStruct(res.getProperties()) };
     },
     async read(kind, name, id, props, inputs) {
-      const req = new provproto.ReadRequest();
+      const req = addressed(new provproto.ReadRequest(), kind, name);
       req.setId(id);
-      req.setUrn(urn(kind, name));
-      req.setName(name);
-      req.setType(typeOf(kind));
       req.setProperties(toStruct(withProvider(kind, props)));
       if (inputs) req.setInputs(toStruct(withProvider(kind, inputs)));
       const res = await unary<provproto.ReadRequest, provproto.ReadResponse>(client.read, req);
       return { id: res.getId(), props: fromStruct(res.getProperties()), inputs: res.hasInputs() ? fromStruct(res.getInputs()) : undefined };
     },
     async update(kind, name, id, olds, news) {
-      const req = new provproto.UpdateRequest();
+      const req = addressed(new provproto.UpdateRequest(), kind, name);
       req.setId(id);
-      req.setUrn(urn(kind, name));
-      req.setName(name);
-      req.setType(typeOf(kind));
       req.setOlds(toStruct(olds));
       req.setNews(toStruct(withProvider(kind, news)));
       const res = await unary<provproto.UpdateRequest, provproto.UpdateResponse>(client.update, req);
       return fromStruct(res.getProperties());
     },
     async delete(kind, name, id, props) {
-      const req = new provproto.DeleteRequest();
+      const req = addressed(new provproto.DeleteRequest(), kind, name);
       req.setId(id);
-      req.setUrn(urn(kind, name));
-      req.setName(name);
-      req.setType(typeOf(kind));
       req.setProperties(toStruct(withProvider(kind, props)));
       await unary(client.delete, req);
     },

@@ -4,8 +4,8 @@
 // that one failed), so the engine keeps them; the next update, diffed against those properties,
 // sends to that device alone. What the engine prints of it (the preview's marks per device, the
 // failed up's message, the state it records) is in test/engine/configuration-sets.test.ts.
-import { EmulatorHandle, emulatorFor, LoggedRequest, mutating } from '../helpers/emulator';
-import { HostError, ProviderHost, startProviderHost } from '../helpers/provider-host';
+import { EmulatorHandle, LoggedRequest, mutating } from '../helpers/emulator';
+import { HostError, hostWithEmulator, ProviderHost } from '../helpers/provider-host';
 
 const TOKEN = 'protocol-sets-token-51c2';
 const K = ['c0000001-0000-4000-8000-000000000001', 'c0000002-0000-4000-8000-000000000002', 'c0000003-0000-4000-8000-000000000003', 'c0000004-0000-4000-8000-000000000004'];
@@ -32,16 +32,13 @@ describe('a configuration set through the dynamic provider host', () => {
   let host: ProviderHost;
   const reported = async (id: string) => (await emu.api<{ reported: Record<string, string> }>('GET', `/api/management/v1/deviceconfig/configurations/device/${id}`)).reported;
 
+  let close: (() => Promise<void>) | undefined;
+
   beforeAll(async () => {
-    emu = await emulatorFor(world, TOKEN);
-    host = await startProviderHost();
-    await host.configure({ 'mender:serverUrl': emu.emulator.url, 'mender:token': TOKEN }, ['mender:token']);
+    ({ emu, host, close } = await hostWithEmulator(world, TOKEN));
   });
 
-  afterAll(async () => {
-    await host?.close();
-    await emu?.emulator.close();
-  });
+  afterAll(() => close?.());
 
   it('configures per device, fails one device with the partial-failure detail, and retries it alone', async () => {
     const first = Object.fromEntries(K.map((id, i) => [id, device(`https://example.org/kiosk-${i + 1}`, `token-${i + 1}`)]));

@@ -4,8 +4,8 @@
 // host, a refresh's Read finds nothing out of sync, the Diff after it finds nothing to do, and an
 // update for a longer timeout sends no software deployment. The engine's view of the same device
 // (`fleet status`, `fleet plan`) is in test/engine/configured-device-image.test.ts.
-import { EmulatorHandle, emulatorFor, LoggedRequest } from '../helpers/emulator';
-import { ProviderHost, startProviderHost } from '../helpers/provider-host';
+import type { EmulatorHandle, LoggedRequest } from '../helpers/emulator';
+import { hostWithEmulator, ProviderHost } from '../helpers/provider-host';
 
 const TOKEN = 'protocol-configured-token-3e9a';
 const A = 'a7a7a7a7-0000-4000-8000-0000000000a7'; // configured kiosk
@@ -31,16 +31,13 @@ describe('a configured device through the dynamic provider host', () => {
     return Object.fromEntries(device.attributes.filter((a) => a.scope === 'inventory').map((a) => [a.name, a.value]));
   };
 
+  let close: (() => Promise<void>) | undefined;
+
   beforeAll(async () => {
-    emu = await emulatorFor(world, TOKEN);
-    host = await startProviderHost();
-    await host.configure({ 'mender:serverUrl': emu.emulator.url, 'mender:token': TOKEN }, ['mender:token']);
+    ({ emu, host, close } = await hostWithEmulator(world, TOKEN));
   });
 
-  afterAll(async () => {
-    await host?.close();
-    await emu?.emulator.close();
-  });
+  afterAll(() => close?.());
 
   it('runs its image still: a refresh finds it in sync, and a timeout change sends no OS', async () => {
     const deployment = (timeoutSeconds: number) => ({ artifactName: 'pi4-2026.11', devices: [A, B], namePrefix: 'canary', rollout: { timeoutSeconds, pollSeconds: 0.05 } });

@@ -1,8 +1,8 @@
 // The three resources through Pulumi's dynamic provider host, called as the engine calls it in a
 // preview, an up, a second up and a refresh, against the emulator over real HTTP. What needs the
 // engine itself (its summary, the state's encryption) stays in test/engine/resources.test.ts.
-import { EmulatorHandle, emulatorFor, mutating } from '../helpers/emulator';
-import { ProviderHost, startProviderHost } from '../helpers/provider-host';
+import { EmulatorHandle, mutating } from '../helpers/emulator';
+import { hostWithEmulator, ProviderHost } from '../helpers/provider-host';
 import { DEFAULT_POLICY } from '../../provider/rollout/policy';
 import type { ResourceKind } from '../../provider/serialized-provider';
 
@@ -59,16 +59,13 @@ describe('the resources through Pulumi\'s dynamic provider host', () => {
   let emu: EmulatorHandle;
   let host: ProviderHost;
 
+  let close: (() => Promise<void>) | undefined;
+
   beforeAll(async () => {
-    emu = await emulatorFor(world, TOKEN);
-    host = await startProviderHost();
-    await host.configure({ 'mender:serverUrl': emu.emulator.url, 'mender:token': TOKEN }, ['mender:token']);
+    ({ emu, host, close } = await hostWithEmulator(world, TOKEN));
   });
 
-  afterAll(async () => {
-    await host?.close();
-    await emu?.emulator.close();
-  });
+  afterAll(() => close?.());
 
   /** An up's create steps, in declaration order (each resource depends on those before it). */
   async function create(declared: Declared[]): Promise<Recorded[]> {
