@@ -13,16 +13,11 @@ import { formatAudit } from '../../program/audit/report';
 import { EmulatorHandle, emulatorFor, LoggedRequest } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot } from '../helpers/pulumi';
 import { step } from '../helpers/step';
+import { KIOSKS, kiosksWorld } from '../helpers/scenario-worlds';
 
 const TOKEN = 'configuration-sets-token-51c2';
-const K = ['c0000001-0000-4000-8000-000000000001', 'c0000002-0000-4000-8000-000000000002', 'c0000003-0000-4000-8000-000000000003', 'c0000004-0000-4000-8000-000000000004'];
-
-const world = {
-  artifacts: [{ name: 'pi4-2026.11', device_types: ['pi4-v3-arm64'] }],
-  devices: K.map((id) => ({ id, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.11' })),
-  tokens: [TOKEN],
-  users: [],
-};
+const K = KIOSKS;
+const world = kiosksWorld(TOKEN);
 
 const hostVars = (n: number, url: string) => [`kiosk_token_var: KIOSK_TOKEN_${n}`, 'configuration:', '  template: kiosk.json', '  parameters:', `    kiosk_url: ${url}`, ''].join('\n');
 const fleetFiles: Record<string, string> = {

@@ -13,21 +13,11 @@ import * as path from 'node:path';
 import { EmulatorHandle, emulatorFor, LoggedRequest } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot, fleetCli } from '../helpers/pulumi';
 import { step } from '../helpers/step';
+import { CONFIGURED, configuredWorld } from '../helpers/scenario-worlds';
 
 const TOKEN = 'configured-image-token-3e9a';
-const A = 'a7a7a7a7-0000-4000-8000-0000000000a7'; // configured kiosk
-const B = 'b8b8b8b8-0000-4000-8000-0000000000b8'; // not configured
-const PI4 = 'pi4-v3-arm64';
-
-const world = {
-  artifacts: [
-    { name: 'pi4-2026.10', device_types: [PI4] },
-    { name: 'pi4-2026.11', device_types: [PI4] },
-  ],
-  devices: [A, B].map((id) => ({ id, device_type: PI4, artifact_name: 'pi4-2026.10' })),
-  tokens: [TOKEN],
-  users: [],
-};
+const { A, B, PI4 } = CONFIGURED;
+const world = configuredWorld(TOKEN);
 
 const kioskVars = (url: string) => ['configuration:', '  template: kiosk.json', '  parameters:', `    kiosk_url: ${url}`, ''].join('\n');
 const fleetFiles: Record<string, string> = {

@@ -5,28 +5,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EmulatorHandle, emulatorFor } from '../helpers/emulator';
 import { pulumiWorkspace, PulumiWorkspace, repoRoot, initResourcesStack } from '../helpers/pulumi';
+import { RESOURCES, resourcesWorld } from '../helpers/scenario-worlds';
 const program = path.join(repoRoot, 'test', 'fixtures', 'resources-program');
 const stack = 'canary';
 const TOKEN = 'engine-test-token-7f3a9c';
 const SECRET = 'runner-secret-5e1d8b';
-const PI4_A = '3fb4632b-96b9-475d-ac89-02255bd15b6f';
-const PI4_B = 'b8b311de-000e-4914-9a13-1d7e2e23bc5d';
-const PI3 = '50a28c2e-3ee8-4559-a5b9-3ce47c881c5d';
-
-const world = {
-  artifacts: [
-    { name: 'pi4-2026.10', device_types: ['pi4-v3-arm64'] },
-    { name: 'pi4-2026.11', device_types: ['pi4-v3-arm64'] },
-    { name: 'pi3-2026.11', device_types: ['pi3-arm64'] },
-  ],
-  devices: [
-    { id: PI4_A, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10' },
-    { id: PI4_B, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.10' },
-    { id: PI3, device_type: 'pi3-arm64', artifact_name: 'pi3-2026.10' },
-  ],
-  tokens: [TOKEN],
-  users: [],
-};
+const { PI4_A, PI4_B, PI3 } = RESOURCES;
+const world = resourcesWorld(TOKEN);
 
 const desired = {
   images: [

@@ -6,15 +6,11 @@
 // failed up's message, the state it records) is in test/engine/configuration-sets.test.ts.
 import { EmulatorHandle, LoggedRequest, mutating } from '../helpers/emulator';
 import { HostError, hostWithEmulator, ProviderHost } from '../helpers/provider-host';
+import { KIOSKS, kiosksWorld } from '../helpers/scenario-worlds';
 
 const TOKEN = 'protocol-sets-token-51c2';
-const K = ['c0000001-0000-4000-8000-000000000001', 'c0000002-0000-4000-8000-000000000002', 'c0000003-0000-4000-8000-000000000003', 'c0000004-0000-4000-8000-000000000004'];
-const world = {
-  artifacts: [{ name: 'pi4-2026.11', device_types: ['pi4-v3-arm64'] }],
-  devices: K.map((id) => ({ id, device_type: 'pi4-v3-arm64', artifact_name: 'pi4-2026.11' })),
-  tokens: [TOKEN],
-  users: [],
-};
+const K = KIOSKS;
+const world = kiosksWorld(TOKEN);
 const NAME = 'kiosks/kiosk.json';
 
 const device = (url: string, token: string) => ({ values: { kiosk_url: url }, secretValues: { kiosk_token: token } });

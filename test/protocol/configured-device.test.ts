@@ -6,20 +6,11 @@
 // (`fleet status`, `fleet plan`) is in test/engine/configured-device-image.test.ts.
 import type { EmulatorHandle, LoggedRequest } from '../helpers/emulator';
 import { hostWithEmulator, ProviderHost } from '../helpers/provider-host';
+import { CONFIGURED, configuredWorld } from '../helpers/scenario-worlds';
 
 const TOKEN = 'protocol-configured-token-3e9a';
-const A = 'a7a7a7a7-0000-4000-8000-0000000000a7'; // configured kiosk
-const B = 'b8b8b8b8-0000-4000-8000-0000000000b8'; // not configured
-const PI4 = 'pi4-v3-arm64';
-const world = {
-  artifacts: [
-    { name: 'pi4-2026.10', device_types: [PI4] },
-    { name: 'pi4-2026.11', device_types: [PI4] },
-  ],
-  devices: [A, B].map((id) => ({ id, device_type: PI4, artifact_name: 'pi4-2026.10' })),
-  tokens: [TOKEN],
-  users: [],
-};
+const { A, B } = CONFIGURED;
+const world = configuredWorld(TOKEN);
 const DEPLOYMENTS = '/api/management/v1/deployments/deployments';
 const softwareDeploymentsCreated = (requests: LoggedRequest[]) => requests.filter((r) => r.method === 'POST' && r.path === DEPLOYMENTS);
 
