@@ -6,6 +6,9 @@ import { RunningEmulator, startEmulator, World } from '../../emulator';
 import { authRequest, deviceKey } from '../helpers/device-auth';
 import { client, expectContract, TOKEN, waitFor } from './support';
 
+/** The configuration workflow's delay: the one test that deploys a configuration moves the clock past it. */
+const HOUR_MS = 3_600_000;
+
 const M = '/api/management';
 const HOUR = 3600 * 1000;
 
@@ -43,7 +46,7 @@ const admin = () => client(emu.url, null);
 
 // A fresh server per test: each test's deployments and devices are its own, in any order.
 beforeEach(async () => {
-  emu = await startEmulator({ world: world(), timing: { pollIntervalMs: 50, stepMs: 20, workflowDelayMs: 20 } });
+  emu = await startEmulator({ world: world(), timing: { pollIntervalMs: 50, stepMs: 20, workflowDelayMs: HOUR_MS } });
   api = client(emu.url);
 });
 afterEach(async () => {
@@ -148,6 +151,8 @@ it('creates the configuration deployment later, and only the device itself chang
   const depId = deploy.data.deployment_id as string;
   expect((await api.get(`${M}/v1/deployments/deployments/${depId}/statistics`)).status).toBe(404);
   expect((await api.get(url)).data).toMatchObject({ deployment_id: depId, reported: before });
+  // The workflow is due an hour later on the emulator's clock, whatever the machine's load.
+  await fetch(`${emu.url}/__emulator/time`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advance_ms: HOUR_MS }) });
   await finished(depId);
   expect((await api.get(url)).data.reported).toEqual({ timezone: 'UTC' });
 });
