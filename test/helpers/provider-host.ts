@@ -7,6 +7,7 @@
 // tier of the suite (docs/development.md, "Test tiers"), as pulumi-command tests its provider
 // against an in-memory server.
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as provrpc from '@pulumi/pulumi/proto/provider_grpc_pb';
 import * as provproto from '@pulumi/pulumi/proto/provider_pb';
@@ -120,8 +121,9 @@ export async function hostWithEmulator(world: World, token: string): Promise<{ e
  * folder, from which the stored `__provider` finds the project), and connects to it.
  */
 export async function startProviderHost(programDir: string = repoRoot): Promise<ProviderHost> {
-  const script = require.resolve('@pulumi/pulumi/cmd/dynamic-provider', { paths: [repoRoot] });
+  // What the plugin wrapper of scripts/engine starts: Pulumi's host through bin/dynamic-provider.js.
   // The engine's address is the host's only argument; our providers never call back to it.
+  const script = path.join(repoRoot, 'bin', 'dynamic-provider.js');
   const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [script, '127.0.0.1:0'], {
     cwd: programDir,
     env: { ...process.env, PULUMI_PROJECT: 'mender-fleet', PULUMI_STACK: 'test' },
