@@ -135,7 +135,10 @@ function listeningPorts(): Set<number> {
 function pluginOf(p: ProcInfo, stack: string): { role: PluginRole; engine: string } | undefined {
   const address = /^127\.0\.0\.1:\d+$/;
   const joined = p.argv.join(' ');
-  if (/@pulumi\/pulumi\/cmd\/dynamic-provider/.test(joined) || path.basename(p.argv[0] ?? '') === 'pulumi-resource-pulumi-nodejs') {
+  // Pulumi's host as the plugin wrapper starts it for this project (bin/dynamic-provider.js),
+  // for another project, or as a plugin binary of its own.
+  const dynamicProvider = /@pulumi\/pulumi\/cmd\/dynamic-provider/.test(joined) || /(^|\/)bin\/dynamic-provider\.js$/.test(p.argv[1] ?? '');
+  if (dynamicProvider || path.basename(p.argv[0] ?? '') === 'pulumi-resource-pulumi-nodejs') {
     const engine = p.argv.find((a) => address.test(a));
     return engine ? { role: 'dynamic provider', engine } : undefined;
   }

@@ -86,7 +86,7 @@ describe('fleet recover with the state in an S3 bucket (MinIO)', () => {
       process.kill(-up.pid!, 'SIGKILL');
       expect(await exited).toBe('SIGKILL');
       await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(engineProcesses().map(cmdline)).toEqual(expect.arrayContaining([expect.stringContaining('cmd/dynamic-provider'), expect.stringContaining('pulumi-language-nodejs')]));
+      expect(engineProcesses().map(cmdline)).toEqual(expect.arrayContaining([expect.stringContaining('bin/dynamic-provider.js'), expect.stringContaining('pulumi-language-nodejs')]));
 
       // The lock the dead up left in the bucket, where Pulumi v3.248.0 keeps it.
       const [key, ...more] = await locks();

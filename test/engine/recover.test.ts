@@ -111,7 +111,7 @@ describe('fleet recover', () => {
       // The kill of the CLI's group left the dynamic provider and the language host running.
       await new Promise((resolve) => setTimeout(resolve, 500));
       const leftBehind = engineProcesses(ws.backendDir);
-      expect(leftBehind.map(cmdline)).toEqual(expect.arrayContaining([expect.stringContaining('cmd/dynamic-provider'), expect.stringContaining('pulumi-language-nodejs')]));
+      expect(leftBehind.map(cmdline)).toEqual(expect.arrayContaining([expect.stringContaining('bin/dynamic-provider.js'), expect.stringContaining('pulumi-language-nodejs')]));
       const locks = filesUnder(path.join(ws.backendDir, '.pulumi', 'locks')).filter((f) => f.endsWith('.json'));
       expect(locks).toHaveLength(1);
       // A plain `up` fails on the lock: this is what recover is for.
