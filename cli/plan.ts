@@ -8,6 +8,7 @@ import { planMarkdown, planText } from '../program/plan-report';
 import { MenderConnection, runPipeline } from '../program/pipeline/run';
 import { deviceConfigurations } from '../provider/mender/observed';
 import { stackSettings } from './stack-pipeline';
+import { stackCheckpoint } from './stack-state';
 import { appliedDevices } from './status';
 
 export interface PlanOptions {
@@ -20,8 +21,9 @@ export interface PlanOptions {
 /** Everything `fleet plan` reads, then the plan. Sends no mutating request to Mender. */
 export async function gatherChangeReport(options: PlanOptions): Promise<ChangeReport> {
   const env = options.env ?? process.env;
-  const settings = await stackSettings(options.stack, env, options.configFile);
-  const applied = await appliedDevices(options.stack, env);
+  // Two reads of the stack, both read-only: at once.
+  const [settings, checkpoint] = await Promise.all([stackSettings(options.stack, env, options.configFile), stackCheckpoint(options.stack, env)]);
+  const applied = await appliedDevices(options.stack, env, checkpoint);
   const mender = new MenderConnection(settings.mender);
   try {
     const run = await runPipeline(settings, mender);
@@ -39,7 +41,7 @@ export async function gatherChangeReport(options: PlanOptions): Promise<ChangeRe
       // A device deviceconfig knows nothing of yet holds no configuration.
       if (state) configurations.set(id, { configured: state.configured, reported: state.reported });
     }
-    const deployments = applied === undefined ? undefined : await recordedDeployments(options.stack, env);
+    const deployments = applied === undefined ? undefined : recordedDeployments(checkpoint);
     const recorded = deployments && { deployments, rollout: settings.rollout };
     const desired = (image: string) => run.plan!.devices.filter((d) => d.desiredImage === image).map((d) => ({ id: d.id, runningImage: d.runningImage }));
     const rollouts = deployments ? await rolloutReports(mender.client(), deployments, desired, settings.policy) : [];

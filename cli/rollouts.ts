@@ -8,15 +8,14 @@ import { deviceStatuses } from '../provider/rollout/deployments';
 import { DEFAULT_POLICY, RolloutPolicy } from '../provider/rollout/policy';
 import { isStopped, RolloutProgress } from '../provider/rollout/progress';
 import { standing } from '../provider/rollout/standing';
-import { ringStack } from './workspace';
+import type { StackCheckpoint } from './stack-state';
 
 /** The dynamic resource type of MenderDeployment (program/resources.ts: module `mender`). */
 const MENDER_DEPLOYMENT_TYPE = 'pulumi-nodejs:dynamic/mender:MenderDeployment';
 
-/** The stack's MenderDeployments as its state records them, by image: what a plain `up` diffs against. */
-export async function recordedDeployments(stack: string, env: NodeJS.ProcessEnv): Promise<Map<string, RecordedDeployment>> {
-  const exported = await (await ringStack(stack, env)).exportStack();
-  const resources = ((exported.deployment as { resources?: { type: string; outputs?: Record<string, unknown> }[] }).resources ?? []);
+/** The stack's MenderDeployments as its checkpoint records them, by image: what a plain `up` diffs against. */
+export function recordedDeployments(checkpoint: StackCheckpoint): Map<string, RecordedDeployment> {
+  const resources = checkpoint.resources;
   const recorded = new Map<string, RecordedDeployment>();
   for (const resource of resources) {
     const o = resource.outputs;

@@ -5,7 +5,8 @@ import { recordedConfigurationHealth } from '../program/health';
 import type { DeviceSummary } from '../program/pipeline/declare';
 import type { MenderClient } from '../provider/mender';
 import { clientFromSettings, menderSettingsFromConfig } from '../provider/settings';
-import { ringStack } from './workspace';
+import type { ConfigMap } from '@pulumi/pulumi/automation';
+import { StackCheckpoint, stackCheckpoint, stackConfig, stackOutputs } from './stack-state';
 import type { RolloutReport } from '../program/rollout-report';
 import { recordedDeployments, rolloutReports } from './rollouts';
 
@@ -77,9 +78,8 @@ export function statusTable(rows: DeviceStatus[]): string {
  * stack has none yet. The output is a secret only to keep previews short; the Automation API
  * reads outputs with their secrets shown. It holds no secret value.
  */
-export async function appliedDevices(stack: string, env: NodeJS.ProcessEnv): Promise<Record<string, DeviceSummary> | undefined> {
-  const outputs = await (await ringStack(stack, env)).outputs();
-  const devices = outputs.devices?.value as unknown;
+export async function appliedDevices(stack: string, env: NodeJS.ProcessEnv, checkpoint?: StackCheckpoint): Promise<Record<string, DeviceSummary> | undefined> {
+  const devices = stackOutputs(checkpoint ?? (await stackCheckpoint(stack, env))).devices;
   if (devices === undefined || devices === null) return undefined;
   if (typeof devices !== 'object' || Array.isArray(devices)) throw new Error(`stack ${stack}: the devices output is not a map of device ids (got ${typeof devices})`);
   return devices as Record<string, DeviceSummary>;
@@ -88,6 +88,9 @@ export async function appliedDevices(stack: string, env: NodeJS.ProcessEnv): Pro
 export interface StatusOptions {
   stack: string;
   env?: NodeJS.ProcessEnv;
+  /** What the command read of the stack already (cli/stack-state.ts); read here when not given. */
+  checkpoint?: StackCheckpoint;
+  config?: ConfigMap;
 }
 
 /**
@@ -97,10 +100,9 @@ export interface StatusOptions {
  */
 export async function ringStatus(options: StatusOptions): Promise<DeviceStatus[]> {
   const env = options.env ?? process.env;
-  const devices = await appliedDevices(options.stack, env);
+  const devices = await appliedDevices(options.stack, env, options.checkpoint);
   if (!devices) throw new Error(`stack ${options.stack} has no devices output: has it been applied (pulumi up) yet?`);
-  // Secrets in clear: they stay in this process.
-  const config = await (await ringStack(options.stack, env)).getAllConfig();
+  const config = options.config ?? (await stackConfig(options.stack, env));
   const client = clientFromSettings(menderSettingsFromConfig((key) => config[key]?.value, env));
   try {
     return await fleetStatus(client, devices, { deployments: true });
@@ -115,8 +117,8 @@ export const NOT_CONVERGED_EXIT = 2;
 /** The ring's rollouts under way or stopped, in words, judged with the policy each recorded. */
 export async function ringRollouts(options: StatusOptions, rows: DeviceStatus[]): Promise<RolloutReport[]> {
   const env = options.env ?? process.env;
-  const deployments = await recordedDeployments(options.stack, env);
-  const config = await (await ringStack(options.stack, env)).getAllConfig();
+  const deployments = recordedDeployments(options.checkpoint ?? (await stackCheckpoint(options.stack, env)));
+  const config = options.config ?? (await stackConfig(options.stack, env));
   const client = clientFromSettings(menderSettingsFromConfig((key) => config[key]?.value, env));
   try {
     return await rolloutReports(client, deployments, (image) => rows.filter((r) => r.desiredImage === image).map((r) => ({ id: r.id, runningImage: r.runningImage })));
@@ -145,8 +147,12 @@ export async function runStatus(opts: StatusCommandOptions): Promise<void> {
   const { watch } = opts;
   let previous: string | undefined;
   for (let round = 0; ; round++) {
-    const rows = await ringStatus({ stack: opts.stack });
-    const rollouts = await ringRollouts({ stack: opts.stack }, rows);
+    // One export and one read of the configuration a round, for the table and the rollouts.
+    const env = process.env;
+    const [checkpoint, config] = await Promise.all([stackCheckpoint(opts.stack, env), stackConfig(opts.stack, env)]);
+    const state = { stack: opts.stack, checkpoint, config };
+    const rows = await ringStatus(state);
+    const rollouts = await ringRollouts(state, rows);
     const only = rollouts.length === 0 ? `no rollout under way or stopped in ${opts.stack}` : rollouts.map((r) => [r.lines[0], ...r.lines.slice(1).map((l) => `  ${l}`)].join('\n')).join('\n\n');
     const text = opts.rollouts ? only : opts.json ? JSON.stringify(rows, null, 2) : statusText(opts.stack, rows, rollouts);
     process.exitCode = !opts.rollouts && rows.some((r) => !r.converged) ? NOT_CONVERGED_EXIT : 0;
