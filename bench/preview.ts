@@ -4,7 +4,8 @@
 // turn (A B A B …) so that a drift of the machine's speed hits both. Also the canary preview
 // with the program loaded through ts-node (MENDER_FLEET_TS_NODE=1), i.e. without the compiled
 // dist/ of scripts/build. Prints the medians of wall and CPU seconds (the CPU of the whole
-// process tree, from /usr/bin/time) and the ratios.
+// process tree, from /usr/bin/time) and the ratios; then the same for `fleet plan` and
+// `fleet status` of that stack.
 //
 // Run: npm run bench:preview [-- --runs <n>]
 // Not part of the test suite. Uses a throw-away backend and PULUMI_HOME.
@@ -96,6 +97,20 @@ async function main() {
       const wall = median(list.map((s) => s.wall));
       const cpu = median(list.map((s) => s.cpu));
       console.log(`| ${kind} | ${wall.toFixed(2)} s | ${cpu.toFixed(2)} s | ${(wall / bareWall).toFixed(2)} | ${(cpu / bareCpu).toFixed(2)} |`);
+    }
+
+    // What the pull request's comment and a look at the ring cost: the fleet command as a user
+    // runs it (npx fleet …, the engine resolved by scripts/engine), after the same up.
+    const fleet = (...args: string[]) => () => timed(process.execPath, [path.join(repoRoot, 'bin', 'fleet.js'), ...args, '--stack', 'canary'], repoRoot, env);
+    const commands = { 'fleet plan': fleet('plan'), 'fleet status': fleet('status') };
+    const fleetSamples: Record<string, Sample[]> = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
+    for (const once of Object.values(commands)) await once(); // warm-up
+    for (let i = 0; i < runs; i++) for (const [command, once] of Object.entries(commands)) fleetSamples[command].push(await once());
+    console.log(`\nThe fleet command on the same stack, medians of ${runs} runs each:\n`);
+    console.log('| command | wall | CPU (whole tree) |');
+    console.log('| --- | --- | --- |');
+    for (const [command, list] of Object.entries(fleetSamples)) {
+      console.log(`| \`${command} --stack canary\` | ${median(list.map((x) => x.wall)).toFixed(2)} s | ${median(list.map((x) => x.cpu)).toFixed(2)} s |`);
     }
   } finally {
     await emulator.close();
