@@ -52,3 +52,6 @@ if (!Module._load.deferClosures) {
   deferring.deferClosures = true;
   Module._load = deferring;
 }
+
+// What is deferred, for the test that holds jest's stand-ins (test/helpers/deferred/) to the same list.
+module.exports = { DEFERRED };

@@ -59,6 +59,12 @@ describe('bin/defer-closures.js', () => {
     });
   });
 
+  it('defers what jest\'s stand-ins (jest.config.js, test/helpers/deferred/) defer, function for function', () => {
+    const deferred = node(`process.stdout.write(JSON.stringify(Object.fromEntries(require('./bin/defer-closures').DEFERRED)))`, []);
+    const standIns = node(`process.stdout.write(JSON.stringify(Object.fromEntries(['serializeClosure', 'codePaths'].map((m) => ['./closure/' + m, Object.keys(require('./test/helpers/deferred/' + m + '.js')).sort()]))))`, []);
+    expect(Object.fromEntries(Object.entries(deferred).map(([m, names]) => [m, [...(names as string[])].sort()]))).toEqual(standIns);
+  });
+
   it('is preloaded by the program (Pulumi.yaml), by fleet (bin/fleet.js) and by the dynamic provider plugin (bin/dynamic-provider.js)', async () => {
     const project = yaml.parse(fs.readFileSync(path.join(repoRoot, 'Pulumi.yaml'), 'utf8'));
     expect(project.runtime.options.nodeargs.split(/\s+/)).toEqual(expect.arrayContaining(['--require', './bin/defer-closures.js']));
