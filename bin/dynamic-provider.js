@@ -5,6 +5,8 @@
 'use strict';
 // The host requires Pulumi's runtime whole, and with it a closure serializer it never uses.
 require('./defer-closures');
+// And its stack traces are not mapped to TypeScript when the project runs compiled.
+require('./skip-source-maps');
 // Our providers' modules, loaded now: the engine starts this process while the program is still
 // loading and reading the fleet, so they are in memory before the first Check arrives, instead of
 // loading when it does (about 0.2 s of every preview; docs/performance.md). The `__provider` text

@@ -17,11 +17,5 @@ module.exports = (async () => {
   // leave first (it waits for the stack's registration, then goes out within one turn).
   await awaitStackRegistrations();
   await new Promise((resolve) => setImmediate(resolve));
-  const compiled = require('./compiled');
-  // Pulumi captures a stack trace for every resource it registers and every promise of it, and
-  // the source-map-support that its runner installs maps each frame of each back to TypeScript:
-  // about 0.15 s of a preview of the demo's 11 resources (docs/performance.md). The compiled
-  // program's stacks name dist/ files instead; the TypeScript one (ts-node) keeps its mapping.
-  if (compiled.loadMode() === 'compiled') Error.prepareStackTrace = undefined;
-  return compiled.load('index');
+  return require('./compiled').load('index');
 })();
