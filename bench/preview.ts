@@ -3,9 +3,10 @@
 // program that exports one value, through the same `pulumi` binary and language host, run in
 // turn (A B A B …) so that a drift of the machine's speed hits both. Also the canary preview
 // with the program loaded through ts-node (MENDER_FLEET_TS_NODE=1), i.e. without the compiled
-// dist/ of scripts/build. Prints the medians of wall and CPU seconds (the CPU of the whole
-// process tree, from /usr/bin/time) and the ratios; then the same for `fleet plan` and
-// `fleet status` of that stack.
+// dist/ of scripts/build; and the floor, as many dynamic resources as the canary ring whose
+// provider does nothing, as Pulumi runs it and with this project's start-up measures. Prints the
+// medians of wall and CPU seconds (the CPU of the whole process tree, from /usr/bin/time) and the
+// ratios; then the same for `fleet plan` and `fleet status` of that stack.
 //
 // Run: npm run bench:preview [-- --runs <n>]
 // Not part of the test suite. Uses a throw-away backend and PULUMI_HOME.
@@ -78,10 +79,40 @@ async function main() {
     await run(pulumi, ['stack', 'init', 'bare', '--non-interactive'], bare, env);
     await run(pulumi, ['up', '--yes', '--skip-preview', '--stack', 'bare', '--non-interactive'], bare, env);
 
+    // The floor: what any program of dynamic resources pays on this engine. As many resources as
+    // the canary ring, with a provider that does nothing (no modules, no Mender), once as Pulumi
+    // runs it (its own dynamic provider host) and once with this project's start-up measures
+    // (bin/defer-closures.js and bin/skip-source-maps.js in the program and the provider).
+    const checkpoint = JSON.parse(execFileSync(pulumi, ['stack', 'export', '--stack', 'canary'], { cwd: repoRoot, env, encoding: 'utf8' })) as { deployment: { resources: { type: string }[] } };
+    const dynamicResources = checkpoint.deployment.resources.filter((r) => r.type.startsWith('pulumi-nodejs:dynamic')).length;
+    const floorProvider = 'exports.handler = function () { return { check: async (olds, news) => ({ inputs: news }), diff: async () => ({ changes: false }), create: async (inputs) => ({ id: "x", outs: inputs }) }; };\n';
+    const floorProgram = [
+      "const pulumi = require('@pulumi/pulumi');",
+      `const provider = ${JSON.stringify(floorProvider)};`,
+      `for (let i = 0; i < ${dynamicResources}; i++) new pulumi.CustomResource('pulumi-nodejs:dynamic:Resource', 'r' + i, { __provider: provider, value: i });`,
+      'exports.value = 1;',
+      '',
+    ].join('\n');
+    const floors = { floor: '', 'floor-measures': `    nodeargs: --require ${path.join(repoRoot, 'bin', 'defer-closures.js')} --require ${path.join(repoRoot, 'bin', 'skip-source-maps.js')}\n` };
+    for (const [name, nodeargs] of Object.entries(floors)) {
+      const dir = path.join(work, name);
+      fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'Pulumi.yaml'), `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: false\n${nodeargs}`);
+      fs.writeFileSync(path.join(dir, 'package.json'), `{"name":"${name}","main":"index.js"}\n`);
+      fs.writeFileSync(path.join(dir, 'index.js'), floorProgram);
+      // The plugin wrapper of scripts/engine runs a program folder's bin/dynamic-provider.js.
+      if (nodeargs) fs.writeFileSync(path.join(dir, 'bin', 'dynamic-provider.js'), ['defer-closures', 'skip-source-maps'].map((m) => `require(${JSON.stringify(path.join(repoRoot, 'bin', m))});\n`).join('') + "require('@pulumi/pulumi/cmd/dynamic-provider');\n");
+      fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
+      await run(pulumi, ['stack', 'init', name, '--non-interactive'], dir, env);
+      await run(pulumi, ['up', '--yes', '--skip-preview', '--stack', name, '--non-interactive'], dir, env);
+    }
+
     const preview = (stack: string) => ['preview', '--stack', stack, '--non-interactive', '--suppress-progress'];
     const kinds = {
       'canary (compiled)': () => timed(pulumi, preview('canary'), repoRoot, env),
       'canary (ts-node)': () => timed(pulumi, preview('canary'), repoRoot, { ...env, MENDER_FLEET_TS_NODE: '1' }),
+      [`floor: ${dynamicResources} dynamic resources that do nothing`]: () => timed(pulumi, preview('floor'), path.join(work, 'floor'), env),
+      'floor, with the start-up measures': () => timed(pulumi, preview('floor-measures'), path.join(work, 'floor-measures'), env),
       'bare JavaScript program': () => timed(pulumi, preview('bare'), bare, env),
     };
     const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
