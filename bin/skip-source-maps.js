@@ -31,5 +31,3 @@ if (!Module._load.skipSourceMaps) {
   skipping.skipSourceMaps = true;
   Module._load = skipping;
 }
-
-module.exports = { HOSTS };
