@@ -69,15 +69,28 @@ async function main() {
     // The demo's canary stack, applied once: its preview then changes nothing.
     await run(pulumi, ['stack', 'init', 'canary', '--non-interactive'], repoRoot, env);
     await run(pulumi, ['up', '--yes', '--skip-preview', '--stack', 'canary', '--non-interactive', '--suppress-progress'], repoRoot, env);
-    // The bare program: one exported value, the project's node_modules.
-    const bare = path.join(work, 'bare');
-    fs.mkdirSync(bare);
-    fs.writeFileSync(path.join(bare, 'Pulumi.yaml'), 'name: bare\nruntime:\n  name: nodejs\n  options:\n    typescript: false\n');
-    fs.writeFileSync(path.join(bare, 'package.json'), '{"name":"bare","main":"index.js"}\n');
-    fs.writeFileSync(path.join(bare, 'index.js'), 'exports.value = 1;\n');
-    fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(bare, 'node_modules'));
-    await run(pulumi, ['stack', 'init', 'bare', '--non-interactive'], bare, env);
-    await run(pulumi, ['up', '--yes', '--skip-preview', '--stack', 'bare', '--non-interactive'], bare, env);
+    /**
+     * A JavaScript project of its own in `work` with the project's node_modules, its one stack
+     * applied: `nodeargs` for the program, and the preloads of its dynamic provider, if any (the
+     * plugin wrapper of scripts/engine runs a program folder's bin/dynamic-provider.js).
+     */
+    const project = async (name: string, program: string, preloads: string[] = []) => {
+      const dir = path.join(work, name);
+      fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
+      const nodeargs = preloads.length ? `    nodeargs: ${preloads.map((p) => `--require ${p}`).join(' ')}\n` : '';
+      fs.writeFileSync(path.join(dir, 'Pulumi.yaml'), `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: false\n${nodeargs}`);
+      fs.writeFileSync(path.join(dir, 'package.json'), `{"name":"${name}","main":"index.js"}\n`);
+      fs.writeFileSync(path.join(dir, 'index.js'), program);
+      if (preloads.length) {
+        fs.writeFileSync(path.join(dir, 'bin', 'dynamic-provider.js'), preloads.map((p) => `require(${JSON.stringify(p)});\n`).join('') + "require('@pulumi/pulumi/cmd/dynamic-provider');\n");
+      }
+      fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
+      await run(pulumi, ['stack', 'init', name, '--non-interactive'], dir, env);
+      await run(pulumi, ['up', '--yes', '--skip-preview', '--stack', name, '--non-interactive'], dir, env);
+      return dir;
+    };
+    // The bare program: one exported value.
+    const bare = await project('bare', 'exports.value = 1;\n');
 
     // The floor: what any program of dynamic resources pays on this engine. As many resources as
     // the canary ring, with a provider that does nothing (no modules, no Mender), once as Pulumi
@@ -93,26 +106,15 @@ async function main() {
       'exports.value = 1;',
       '',
     ].join('\n');
-    const floors = { floor: '', 'floor-measures': `    nodeargs: --require ${path.join(repoRoot, 'bin', 'defer-closures.js')} --require ${path.join(repoRoot, 'bin', 'skip-source-maps.js')}\n` };
-    for (const [name, nodeargs] of Object.entries(floors)) {
-      const dir = path.join(work, name);
-      fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
-      fs.writeFileSync(path.join(dir, 'Pulumi.yaml'), `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: false\n${nodeargs}`);
-      fs.writeFileSync(path.join(dir, 'package.json'), `{"name":"${name}","main":"index.js"}\n`);
-      fs.writeFileSync(path.join(dir, 'index.js'), floorProgram);
-      // The plugin wrapper of scripts/engine runs a program folder's bin/dynamic-provider.js.
-      if (nodeargs) fs.writeFileSync(path.join(dir, 'bin', 'dynamic-provider.js'), ['defer-closures', 'skip-source-maps'].map((m) => `require(${JSON.stringify(path.join(repoRoot, 'bin', m))});\n`).join('') + "require('@pulumi/pulumi/cmd/dynamic-provider');\n");
-      fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
-      await run(pulumi, ['stack', 'init', name, '--non-interactive'], dir, env);
-      await run(pulumi, ['up', '--yes', '--skip-preview', '--stack', name, '--non-interactive'], dir, env);
-    }
+    const floor = await project('floor', floorProgram);
+    const floorMeasures = await project('floor-measures', floorProgram, ['defer-closures.js', 'skip-source-maps.js'].map((f) => path.join(repoRoot, 'bin', f)));
 
     const preview = (stack: string) => ['preview', '--stack', stack, '--non-interactive', '--suppress-progress'];
     const kinds = {
       'canary (compiled)': () => timed(pulumi, preview('canary'), repoRoot, env),
       'canary (ts-node)': () => timed(pulumi, preview('canary'), repoRoot, { ...env, MENDER_FLEET_TS_NODE: '1' }),
-      [`floor: ${dynamicResources} dynamic resources that do nothing`]: () => timed(pulumi, preview('floor'), path.join(work, 'floor'), env),
-      'floor, with the start-up measures': () => timed(pulumi, preview('floor-measures'), path.join(work, 'floor-measures'), env),
+      [`floor: ${dynamicResources} dynamic resources that do nothing`]: () => timed(pulumi, preview('floor'), floor, env),
+      'floor, with the start-up measures': () => timed(pulumi, preview('floor-measures'), floorMeasures, env),
       'bare JavaScript program': () => timed(pulumi, preview('bare'), bare, env),
     };
     const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
