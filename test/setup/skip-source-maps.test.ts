@@ -13,6 +13,11 @@ const hosts = {
   'the dynamic provider host': require.resolve('@pulumi/pulumi/cmd/dynamic-provider/index.js', { paths: [repoRoot] }),
 };
 
+/** Runs node in the project folder, compiled unless `env` says otherwise (whatever the shell's MENDER_FLEET_TS_NODE). */
+function node(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, args, { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, MENDER_FLEET_TS_NODE: '', ...env }, timeout: 60_000 });
+}
+
 /**
  * Starts one of Pulumi's hosts as the engine would, but without an engine (so it stops at its
  * arguments, after its first requires), and reports what it had installed when it exited.
@@ -28,7 +33,7 @@ function start(host: string, preloads: string[], env: NodeJS.ProcessEnv = {}) {
       mapsStackTraces: Error.prepareStackTrace?.name === 'prepareStackTrace',
     })));\n`);
     const args = [...preloads.flatMap((p) => ['--require', p]), '--require', reporter, host];
-    spawnSync(process.execPath, args, { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, MENDER_FLEET_TS_NODE: '', ...env }, timeout: 60_000 });
+    node(args, env);
     return JSON.parse(fs.readFileSync(report, 'utf8')) as { sourceMapSupport: boolean; mapsStackTraces: boolean };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -44,7 +49,7 @@ describe('bin/skip-source-maps.js', () => {
   });
 
   it('starts both hosts without it when dist/ is current', () => {
-    const mode = spawnSync(process.execPath, ['-p', `require('./bin/compiled').loadMode()`], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, MENDER_FLEET_TS_NODE: '' } });
+    const mode = node(['-p', `require('./bin/compiled').loadMode()`]);
     expect(mode.stdout.trim()).toBe('compiled'); // npm test builds dist/ first (scripts/test runs scripts/setup)
     for (const [name, host] of Object.entries(hosts)) {
       expect({ name, ...start(host, [preload]) }).toEqual({ name, sourceMapSupport: false, mapsStackTraces: false });
@@ -65,7 +70,7 @@ describe('bin/skip-source-maps.js', () => {
       other.paths = Module._nodeModulePaths(process.cwd());
       Module._load('source-map-support/register', other);
       process.stdout.write(String(Object.keys(require.cache).some((f) => f.includes('/source-map-support/'))));`;
-    const run = spawnSync(process.execPath, ['--require', preload, '-e', script], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, MENDER_FLEET_TS_NODE: '' } });
+    const run = node(['--require', preload, '-e', script]);
     expect(run.stdout).toBe('true');
   });
 
